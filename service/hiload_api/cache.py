@@ -1,0 +1,98 @@
+"""Optional Redis cache-aside for single items. Redis is an accelerator, never a dependency:
+every failure degrades to "miss" and the caller reads PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from time import monotonic
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+# A local Redis answers in well under a millisecond; waiting longer than this costs more
+# than reading PostgreSQL would.
+SOCKET_TIMEOUT = 0.25
+# After a failure, skip reads for this long rather than paying a failed connect per request.
+BACKOFF_AFTER_FAILURE = 1.0
+MAX_CONNECTIONS = 64
+KEY_PREFIX = "hiload:item:v1:"
+
+CACHE_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class ItemCache:
+    def __init__(self, client: Redis | None, ttl: int) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._skip_reads_until = 0.0
+        self._failing = False
+
+    @classmethod
+    def from_url(cls, url: str, ttl: int) -> ItemCache:
+        if not url:
+            return cls(None, ttl)
+        client = Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            # redis-py retries with exponential back-off by default: seconds of added latency
+            # per request while Redis is down.
+            retry=Retry(NoBackoff(), 0),
+            max_connections=MAX_CONNECTIONS,
+        )
+        return cls(client, ttl)
+
+    @property
+    def enabled(self) -> bool:
+        return self._client is not None
+
+    async def get(self, item_id: int) -> bytes | None:
+        if self._client is None or monotonic() < self._skip_reads_until:
+            return None
+        try:
+            value = await self._client.get(KEY_PREFIX + str(item_id))
+        except CACHE_ERRORS as exc:
+            self._failed(exc)
+            return None
+        self._recovered()
+        # The client does not decode responses, so a hit is always bytes.
+        return value if isinstance(value, bytes) else None
+
+    async def put(self, item_id: int, body: bytes) -> None:
+        if self._client is None or monotonic() < self._skip_reads_until:
+            return
+        try:
+            await self._client.set(KEY_PREFIX + str(item_id), body, ex=self._ttl)
+        except CACHE_ERRORS as exc:
+            self._failed(exc)
+
+    async def invalidate(self, item_id: int) -> None:
+        # Always attempted, back-off or not: a stale entry outliving a write is worse than
+        # one wasted round trip. If Redis cannot be reached, the TTL bounds the staleness.
+        if self._client is None:
+            return
+        try:
+            await self._client.delete(KEY_PREFIX + str(item_id))
+        except CACHE_ERRORS as exc:
+            self._failed(exc)
+        else:
+            self._recovered()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._skip_reads_until = monotonic() + BACKOFF_AFTER_FAILURE
+        if not self._failing:
+            self._failing = True
+            logger.warning("Redis unavailable (%s); serving from PostgreSQL", exc)
+
+    def _recovered(self) -> None:
+        if self._failing:
+            self._failing = False
+            logger.info("Redis answers again; cache back in use")

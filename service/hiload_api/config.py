@@ -1,0 +1,82 @@
+"""Settings, read once from ``HILOAD_*`` environment variables (the app role's EnvironmentFile)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HILOAD_"
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+
+    database_url: str = Field(description="PostgreSQL DSN: postgresql://user:password@host:port/db")
+    db_pool_min: Annotated[int, Field(ge=0, le=100)] = 2
+    # About vCPUs x 2..4 per host in total; past ~50 per process PostgreSQL pays in
+    # context switches and max_connections long before the API gets faster.
+    db_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
+    db_statement_timeout: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    db_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
+    redis_url: str = ""
+    cache_ttl: Annotated[int, Field(ge=1, le=86_400)] = 60
+    log_level: LogLevel = "info"
+    root_path: str = ""
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_dsn(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// DSN")
+        return value
+
+    @field_validator("db_pool_max")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        pool_min = info.data.get("db_pool_min")
+        if pool_min is not None and value < pool_min:
+            raise ValueError(f"must be at least {ENV_PREFIX}DB_POOL_MIN ({pool_min})")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be empty (no cache) or a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path_shape(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError("must be empty or start with / and not end with /, e.g. /api")
+        return value
+
+
+def load_settings() -> Settings:
+    """Read the environment; raise SettingsError with one line naming the first bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        variable = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else ENV_PREFIX
+        if error["type"] == "missing":
+            raise SettingsError(f"{variable} is required but not set") from None
+        # The DSN may carry a password: never echo it back.
+        shown = "" if variable.endswith("_URL") else f" (got {error['input']!r})"
+        message = error["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{variable} is invalid: {message}{shown}") from None

@@ -1,0 +1,89 @@
+"""The application factory: ``uvicorn --factory hiload_api.main:create_app``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hiload_api.api import docs, health, items, metrics
+from hiload_api.cache import ItemCache
+from hiload_api.config import Settings, SettingsError, load_settings
+from hiload_api.db import create_database
+from hiload_api.errors import install_error_handlers
+from hiload_api.limits import BodySizeLimitMiddleware
+from hiload_api.metrics import Metrics, MetricsMiddleware
+
+logger = logging.getLogger("hiload_api")
+
+# In-flight queries get this long to finish at shutdown before their connections are cut.
+POOL_CLOSE_TIMEOUT = 10.0
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app_metrics: Metrics = app.state.metrics
+    database = await create_database(settings, app_metrics.observe_query)
+    cache = ItemCache.from_url(settings.redis_url, settings.cache_ttl)
+    app.state.db = database
+    app.state.cache = cache
+    app_metrics.pool.database = database
+    try:
+        yield
+    finally:
+        app_metrics.pool.database = None
+        await cache.close()
+        try:
+            await asyncio.wait_for(database.pool.close(), POOL_CLOSE_TIMEOUT)
+        except TimeoutError:
+            database.pool.terminate()
+
+
+def _configure_logging(level: str) -> None:
+    # uvicorn configures only its own loggers; give ours a handler once per process.
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    if settings is None:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            # One line and a non-zero exit, rather than a traceback through uvicorn's loader.
+            sys.stderr.write(f"hiload-api: {exc}\n")
+            raise SystemExit(2) from None
+    _configure_logging(settings.log_level)
+
+    app = FastAPI(
+        title="hiload API",
+        version=version("hiload"),
+        root_path=settings.root_path,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    # Added last, so outermost: metrics see every request, including the refused ones.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+
+    app.include_router(health.router)
+    app.include_router(items.router)
+    app.include_router(metrics.router)
+    app.include_router(docs.router)
+    app.mount(docs.STATIC_PREFIX, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-static")
+    return app

@@ -1,0 +1,130 @@
+"""Prometheus metrics for one process, and the pure-ASGI middleware that feeds them.
+
+Every app gets its own registry, so several apps in one process (tests, benchmarks) never
+collide and nothing lives at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from time import perf_counter
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hiload_api.db import Database
+
+# Requests that matched no route share one label value, so scanners probing random paths
+# cannot blow up the number of time series.
+UNMATCHED_ROUTE = "<unmatched>"
+REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+QUERY_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+
+
+class PoolCollector(Collector):
+    """Reads the pool's counters at scrape time instead of updating gauges on every acquire."""
+
+    def __init__(self) -> None:
+        self.database: Database | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        database = self.database
+        if database is None:
+            return
+        pool = database.pool
+        yield GaugeMetricFamily("hiload_db_pool_size", "Open connections", value=pool.get_size())
+        yield GaugeMetricFamily(
+            "hiload_db_pool_idle", "Open connections not in use", value=pool.get_idle_size()
+        )
+        yield GaugeMetricFamily(
+            "hiload_db_pool_max", "Most connections the pool may open", value=pool.get_max_size()
+        )
+        yield GaugeMetricFamily(
+            "hiload_db_pool_waiting", "Requests waiting for a connection", value=database.waiting
+        )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("method", "route", "status")
+        self.requests = Counter(
+            "hiload_http_requests", "HTTP requests answered", labels, registry=self.registry
+        )
+        self.duration = Histogram(
+            "hiload_http_request_duration_seconds",
+            "Time from request to last response byte",
+            labels,
+            buckets=REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "hiload_http_requests_in_flight", "HTTP requests being served", registry=self.registry
+        )
+        self.query_duration = Histogram(
+            "hiload_db_query_duration_seconds",
+            "PostgreSQL query time seen by the client, by statement",
+            ("query",),
+            buckets=QUERY_BUCKETS,
+            registry=self.registry,
+        )
+        loop_tasks = Gauge(
+            "hiload_event_loop_tasks",
+            "Tasks alive on the event loop: grows when work piles up",
+            registry=self.registry,
+        )
+        # Scrapes run on the loop, so all_tasks() sees the serving loop.
+        loop_tasks.set_function(lambda: len(asyncio.all_tasks()))
+        self.pool = PoolCollector()
+        self.registry.register(self.pool)
+        # labels() validates and locks on every call; the label sets are few, so keep the children.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            values = (method, route, str(status))
+            children = (self.requests.labels(*values), self.duration.labels(*values))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_query(self, name: str, seconds: float) -> None:
+        self.query_duration.labels(name).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # An exception before the response starts ends up as a 500 from the outer middleware.
+        status = 500
+
+        async def send_and_record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        started = perf_counter()
+        try:
+            await self.app(scope, receive, send_and_record_status)
+        finally:
+            metrics.in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", UNMATCHED_ROUTE)
+            metrics.observe_request(scope["method"], template, status, perf_counter() - started)
