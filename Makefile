@@ -1,0 +1,75 @@
+# hiload — every target installs what it needs itself (virtualenv, Docker engine, images).
+# Start with `make help`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+STATE := .state
+UV_VERSION := 0.13.8
+UV := $(STATE)/uv/bin/uv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export ANSIBLE_FORCE_COLOR ?= false
+export PY_COLORS ?= 0
+
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help demo test lint test-service test-molecule lab down engine images venv bench-service
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+demo: lab ## Deploy the local lab with site.yml and answer a request through nginx
+	@scripts/demo.sh
+
+test: lint test-service test-molecule ## Every test: lints, the service's tests, every Molecule scenario
+	@echo "==> make test: every check passed"
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+	mypy
+
+test-service: venv ## The service's tests against a real PostgreSQL and Redis
+	scripts/test-service.sh
+
+test-molecule: venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+	    echo "==> molecule test -s $$scenario"; \
+	    SECONDS=0; molecule test -s "$$scenario" || exit 1; \
+	    echo "==> molecule scenario $$scenario passed in $${SECONDS}s"; \
+	done
+
+lab: venv images ## Boot the lab's four containers (hiload-lb1, -app1, -app2, -db1)
+	@scripts/check-lab-ports.sh
+	ansible-playbook playbooks/lab.yml
+
+down: venv engine ## Remove the lab's containers and network, nothing else
+	ansible-playbook playbooks/lab_down.yml
+
+bench-service: venv ## Benchmark the service alone on loopback (table of ratios)
+	scripts/bench-service.sh
+
+engine: ## Start a Docker engine if none answers (installs docker.io on Debian)
+	@scripts/ensure-engine.sh
+
+images: engine ## Build the systemd Debian 12/13 images (debootstrap when no registry answers)
+	@scripts/build-images.sh bookworm trixie
+
+venv: $(VENV)/.synced ## The virtualenv with the locked deploy and test tools
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@echo "==> Installing the locked toolchain into $(VENV) (uv sync --locked)"
+	$(UV) sync --locked --all-groups --quiet
+	@touch $@
+
+$(UV):
+	@scripts/ensure-python.sh
+	@echo "==> Bootstrapping uv $(UV_VERSION) into $(STATE)/uv"
+	python3 -m venv $(STATE)/uv
+	$(STATE)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
