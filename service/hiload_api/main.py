@@ -17,8 +17,8 @@ from hiload_api.cache import ItemCache
 from hiload_api.config import Settings, SettingsError, load_settings
 from hiload_api.db import create_database
 from hiload_api.errors import install_error_handlers
-from hiload_api.limits import BodySizeLimitMiddleware
 from hiload_api.metrics import Metrics, MetricsMiddleware
+from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
 
 logger = logging.getLogger("hiload_api")
 
@@ -69,7 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="hiload API",
         version=version("hiload"),
-        root_path=settings.root_path,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -79,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Added last, so outermost: metrics see every request, including the refused ones.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.root_path:
+        app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     app.include_router(health.router)

@@ -93,9 +93,9 @@ class TagCount(BaseModel):
 
 class ItemStats(BaseModel):
     items: int
-    price_min: Decimal
-    price_max: Decimal
-    price_avg: Decimal
+    price_min: float
+    price_max: float
+    price_avg: float
     newest_created_at: datetime | None
     top_tags: list[TagCount]
 

@@ -1,4 +1,4 @@
-"""Refuse oversized request bodies before they are buffered."""
+"""Pure ASGI middleware: no per-request task or body copy, unlike BaseHTTPMiddleware."""
 
 from __future__ import annotations
 
@@ -47,3 +47,19 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+
+class RootPathMiddleware:
+    """Serve under a proxy path prefix (HILOAD_ROOT_PATH) whether or not the proxy strips it.
+
+    Routing drops the prefix from the path when present; the docs and OpenAPI URLs gain it.
+    """
+
+    def __init__(self, app: ASGIApp, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope["root_path"] = self.root_path
+        await self.app(scope, receive, send)

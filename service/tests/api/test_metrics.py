@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import httpx
+
+from tests.api.test_items import create
+
+
+async def scrape(client: httpx.AsyncClient) -> str:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    item = await create(client)
+    await client.get(f"/items/{item['id']}")
+    await client.get("/items/999999999")
+    await client.get("/no/such/path")
+    text = await scrape(client)
+    assert 'hiload_http_requests_total{method="GET",route="/items/{item_id}",status="200"}' in text
+    assert 'hiload_http_requests_total{method="GET",route="/items/{item_id}",status="404"}' in text
+    assert 'hiload_http_requests_total{method="POST",route="/items",status="201"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert str(item["id"]) not in text.split("hiload_http_requests_total", 1)[1]
+    assert (
+        'hiload_http_request_duration_seconds_bucket{le="0.005",method="GET",'
+        'route="/items/{item_id}",status="200"}' in text
+    )
+
+
+async def test_loop_pool_and_query_gauges_are_exported(client: httpx.AsyncClient) -> None:
+    await client.get("/readyz")
+    text = await scrape(client)
+    samples = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    # The scrape itself is in flight while the metrics are rendered.
+    assert float(samples["hiload_http_requests_in_flight"]) >= 1
+    assert float(samples["hiload_event_loop_tasks"]) >= 1
+    assert float(samples["hiload_db_pool_size"]) >= 1
+    assert float(samples["hiload_db_pool_max"]) == 8
+    assert float(samples["hiload_db_pool_idle"]) >= 0
+    assert float(samples["hiload_db_pool_waiting"]) == 0
+    assert float(samples['hiload_db_query_duration_seconds_count{query="ping"}']) >= 1
