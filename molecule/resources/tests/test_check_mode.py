@@ -10,14 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-RECAP_LINE = re.compile(r"^(?P<host>\S+)\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
+RECAP_LINE = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
+    re.M,
+)
 
 
 def test_check_mode_changes_nothing() -> None:
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     playbook = Path(sys.executable).with_name("ansible-playbook")
     result = subprocess.run(
-        [str(playbook), "--check", "--diff", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / "converge.yml")],
+        [
+            str(playbook),
+            "--check",
+            "--diff",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+        ],
         capture_output=True,
         text=True,
         check=False,
