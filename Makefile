@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint test-service test-molecule lab down engine images venv bench-service
+.PHONY: help demo test lint test-service test-bundle test-molecule lab down engine images venv bench-service
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,7 @@ help: ## List the targets
 demo: lab ## Deploy the local lab with site.yml and answer a request through nginx
 	@scripts/demo.sh
 
-test: lint test-service test-molecule ## Every test: lints, the service's tests, every Molecule scenario
+test: lint test-service test-bundle test-molecule ## Every test: lints, the service's tests, the bundle's scripts, every Molecule scenario
 	@echo "==> make test: every check passed"
 
 lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict
@@ -38,6 +38,9 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict
 test-service: venv ## The service's tests against a real PostgreSQL and Redis
 	scripts/test-service.sh
 
+test-bundle: venv engine ## The make targets' own prerequisite checks and messages
+	pytest -p no:cacheprovider tests/bundle
+
 test-molecule: venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
 	@for scenario in $(MOLECULE_SCENARIOS); do \
 	    echo "==> molecule test -s $$scenario"; \
@@ -46,7 +49,6 @@ test-molecule: venv images ## Every Molecule scenario (create, converge, idempot
 	done
 
 lab: venv images ## Boot the lab's four containers (hiload-lb1, -app1, -app2, -db1)
-	@scripts/check-lab-ports.sh
 	ansible-playbook playbooks/lab.yml
 
 down: venv engine ## Remove the lab's containers and network, nothing else
