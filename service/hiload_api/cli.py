@@ -1,4 +1,4 @@
-"""``hiload-api``: the commands the app role runs besides uvicorn itself."""
+"""hiload-api: the commands the app role runs besides uvicorn itself."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 
 import asyncpg
 
-from hiload_api.api.docs import swagger_ui_dir
 from hiload_api.config import SettingsError, load_settings
 from hiload_api.db import DATABASE_UNAVAILABLE, migrate
+from hiload_api.static import swagger_ui_dir
 
 EXIT_FAILED = 1
 EXIT_BAD_SETTINGS = 2

@@ -19,6 +19,7 @@ from hiload_api.db import create_database
 from hiload_api.errors import install_error_handlers
 from hiload_api.metrics import Metrics, MetricsMiddleware
 from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
+from hiload_api.static import DOCS_STATIC_PREFIX, swagger_ui_dir
 
 logger = logging.getLogger("hiload_api")
 
@@ -86,5 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
-    app.mount(docs.STATIC_PREFIX, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-static")
+    app.mount(DOCS_STATIC_PREFIX, StaticFiles(directory=swagger_ui_dir()), name="docs-static")
     return app

@@ -1,14 +1,16 @@
 """Real PostgreSQL and Redis for the whole run, and the app served by a real uvicorn.
 
 The server runs on the test's own event loop, so tests can inspect the loop it uses and
-stop or start PostgreSQL and Redis underneath it.
+stop or start PostgreSQL and Redis underneath it. That loop is uvloop, as in production:
+two plain asyncio loops talking over loopback in one process also wait out ~40 ms per
+request here, which would drown everything the tests measure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,12 +18,19 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 from hiload_api.config import Settings
 from hiload_api.db import migrate
 from hiload_api.main import create_app
 from tests.servers import Postgres, RedisServer
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,13 @@ class Postgres:
             capture_output=True,
         )
 
+    def is_running(self) -> bool:
+        status = subprocess.run(
+            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"),
+            capture_output=True,
+        )
+        return status.returncode == 0
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
             [

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+from hiload_api.static import DOCS_STATIC_PREFIX
 
 router = APIRouter(include_in_schema=False)
-
-# nginx may serve the same directory from disk at this prefix (`hiload-api static-dir`).
-STATIC_PREFIX = "/static/docs"
-
-
-def swagger_ui_dir() -> Path:
-    return Path(str(swagger_ui_path)).resolve()
 
 
 @router.get("/docs")
@@ -26,8 +18,8 @@ async def docs(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url=root + request.app.openapi_url,
         title=request.app.title + " - docs",
-        swagger_js_url=f"{root}{STATIC_PREFIX}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{STATIC_PREFIX}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{STATIC_PREFIX}/favicon-32x32.png",
+        swagger_js_url=f"{root}{DOCS_STATIC_PREFIX}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{DOCS_STATIC_PREFIX}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{DOCS_STATIC_PREFIX}/favicon-32x32.png",
         oauth2_redirect_url=None,
     )
