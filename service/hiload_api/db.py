@@ -140,6 +140,14 @@ def _observe_query(observe: QueryObserver, record: LoggedQuery) -> None:
     observe(QUERY_NAMES.get(record.query, "other"), record.elapsed)
 
 
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Skip asyncpg's default reset query on release, a second round trip per request.
+
+    Safe because no route changes session state (SET, LISTEN, advisory locks, WITH HOLD
+    cursors); asyncpg still rolls back any transaction left open before calling this.
+    """
+
+
 async def _init_connection(
     observe: QueryObserver, conn: asyncpg.Connection[asyncpg.Record]
 ) -> None:
@@ -156,6 +164,7 @@ async def create_database(settings: Settings, observe_query: QueryObserver) -> D
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             init=init,
+            reset=_keep_session,
             **options,
         )
     except DATABASE_UNAVAILABLE as exc:
@@ -167,6 +176,7 @@ async def create_database(settings: Settings, observe_query: QueryObserver) -> D
             min_size=0,
             max_size=settings.db_pool_max,
             init=init,
+            reset=_keep_session,
             **options,
         )
     return Database(pool=pool, default_wait=settings.db_statement_timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
@@ -180,14 +181,25 @@ async def list_items(
 
 async def _export_chunks(database: db.Database) -> AsyncGenerator[bytes, None]:
     # A server-side cursor in one read-only snapshot: PostgreSQL holds the result, we hold
-    # one batch, and the client's pace (via the transport's back-pressure) sets ours.
+    # two batches, and the client's pace (via the transport's back-pressure) sets ours.
     async with (
         database.connection() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
         cursor = await conn.cursor(db.SQL_EXPORT_ITEMS)
-        while rows := await cursor.fetch(EXPORT_BATCH_ROWS):
-            yield ("\n".join([row[0] for row in rows]) + "\n").encode()
+        # The next batch is requested before this one is encoded and sent, so PostgreSQL
+        # produces rows on its CPU while this process formats and writes on its own.
+        next_batch = asyncio.ensure_future(cursor.fetch(EXPORT_BATCH_ROWS))
+        try:
+            while rows := await next_batch:
+                next_batch = asyncio.ensure_future(cursor.fetch(EXPORT_BATCH_ROWS))
+                yield ("\n".join([row[0] for row in rows]) + "\n").encode()
+        finally:
+            # The client went away mid-stream: stop the fetch before the transaction ends.
+            if not next_batch.done():
+                next_batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await next_batch
 
 
 async def _stream(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:

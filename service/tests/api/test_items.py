@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
 import uuid
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from hiload_api.api.items import encode_cursor
+from tests.conftest import Served
 
 
 def unique(prefix: str = "item") -> str:
@@ -288,3 +290,25 @@ async def test_export_of_an_empty_table_is_empty(
     response = await client.get("/items/export")
     assert response.status_code == 200
     assert response.content == b""
+
+
+async def test_export_abandoned_midway_gives_its_connection_back(
+    served: Served, sql: asyncpg.Connection
+) -> None:
+    await sql.execute("TRUNCATE items")
+    # Far more than the kernel's socket buffers hold, so the server is mid-stream.
+    await sql.execute(
+        "INSERT INTO items (name, price) SELECT 'abandon-' || n, n FROM generate_series(1, $1) n",
+        200_000,
+    )
+    async with served.client.stream("GET", "/items/export") as response:
+        async for _ in response.aiter_raw():
+            break
+    pool = served.app.state.db.pool
+    for _ in range(200):
+        if pool.get_idle_size() == pool.get_size():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("the export's connection was not returned to the pool")
+    assert (await served.client.get("/items", params={"limit": 1})).status_code == 200
