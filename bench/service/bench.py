@@ -1,0 +1,275 @@
+"""make bench-service: the service alone on loopback, side by side with baselines.
+
+One uvicorn process (uvloop + httptools) pinned to one CPU; wrk, PostgreSQL and Redis
+pinned to another. Every run is bounded in time and the servers are removed at the end.
+Prints a Markdown table and writes it to reports/bench-service.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "service"))
+
+from tests.servers import Postgres, RedisServer, free_port  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+WARMUP = max(1, DURATION // 5)
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+# GET /items/{id} picks ids from this hot set: what a cache is for.
+HOT_IDS = 10_000
+READY_ATTEMPTS = 300
+MB = 1024 * 1024
+
+SERVER_CPU, LOAD_CPUS = (
+    ({0}, set(range(1, os.cpu_count() or 1))) if (os.cpu_count() or 1) > 1 else (None, None)
+)
+
+
+@dataclass
+class Load:
+    rps: float
+    p50: str
+    p99: str
+    errors: int
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def rss(self, field: str = "VmRSS") -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
+        assert match, field
+        return int(match[1]) * 1024
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"==> {message}\n")
+
+
+@contextmanager
+def uvicorn(target: str, env: dict[str, str], factory: bool = False) -> Iterator[Server]:
+    port = free_port()
+    command = [
+        str(VENV_BIN / "uvicorn"),
+        *(["--factory"] if factory else []),
+        target,
+        "--app-dir", str(HERE),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning", "--backlog", "2048",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env=os.environ | env,
+        preexec_fn=(lambda: os.sched_setaffinity(0, SERVER_CPU)) if SERVER_CPU else None,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        for _ in range(READY_ATTEMPTS):
+            try:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"uvicorn {target} exited: {process.returncode}") from None
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"uvicorn {target} did not answer")
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(server: Server, path: str, random_ids: bool = False) -> Load:
+    script_args = [path, *(["random", str(HOT_IDS)] if random_ids else [])]
+    for seconds in (WARMUP, DURATION):
+        result = subprocess.run(
+            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+             "-s", str(HERE / "wrk.lua"), server.url, "--", *script_args],
+            capture_output=True, text=True, check=True, timeout=seconds + 30,
+        )  # fmt: skip
+    out = result.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if not (rps and p50 and p99):
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    if socket_errors:
+        say(f"wrk {path}: socket errors: {socket_errors[1]}")
+    load = Load(float(rps[1]), p50[1], p99[1], int(errors[1]) if errors else 0)
+    say(f"{path}: {load.rps:,.0f} req/s, p50 {load.p50}, p99 {load.p99}, errors {load.errors}")
+    return load
+
+
+def export(server: Server) -> tuple[float, int, int]:
+    """Stream the whole table; return rows/s, RSS before and the peak RSS sampled during."""
+    before = server.rss()
+    peak = before
+    started = time.perf_counter()
+    curl = subprocess.Popen(
+        ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}",
+         "--max-time", "300", server.url + "/items/export"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while curl.poll() is None:
+        peak = max(peak, server.rss())
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    size = int(curl.stdout.read() if curl.stdout else 0)
+    if curl.returncode != 0:
+        raise RuntimeError(f"export failed (curl exit {curl.returncode})")
+    say(f"export: {size / MB:,.0f} MB in {elapsed:.2f} s")
+    return ROWS / elapsed, before, peak
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def run() -> str:
+    load_before = os.getloadavg()[0]
+    if LOAD_CPUS:
+        os.sched_setaffinity(0, LOAD_CPUS)  # inherited by PostgreSQL, Redis and wrk
+    postgres = Postgres(
+        options=(
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "shared_buffers=256MB",
+        )
+    ).init()
+    redis = RedisServer()
+    try:
+        postgres.start()
+        redis.start()
+        postgres.psql("CREATE DATABASE hiload")
+        base_env = {
+            "HILOAD_DATABASE_URL": postgres.dsn("hiload"),
+            "HILOAD_DB_POOL_MIN": "4",
+            "HILOAD_DB_POOL_MAX": "16",
+            "HILOAD_LOG_LEVEL": "warning",
+            "HILOAD_REDIS_URL": "",
+            # Streaming a million rows must not be cut by the per-statement limit.
+            "HILOAD_DB_STATEMENT_TIMEOUT": "30",
+        }
+        subprocess.run(
+            [str(VENV_BIN / "hiload-api"), "migrate"], env=os.environ | base_env, check=True
+        )
+        say(f"Loading {ROWS:,} items")
+        postgres.psql(
+            "INSERT INTO items (name, price, tags) SELECT 'item-' || n, (n % 10000) / 100.0,"
+            f" ARRAY['tag-' || n % 50, 'group-' || n % 7] FROM generate_series(1, {ROWS}) n",
+            "hiload",
+        )
+        postgres.psql("VACUUM ANALYZE items", "hiload")
+        item = f"/items/{HOT_IDS // 2}"
+
+        say("Raw ASGI app (framework-tax baseline)")
+        with uvicorn("raw_app:app", {}) as raw:
+            raw_healthz = wrk(raw, "/healthz")
+
+        say("Service without Redis, with serialization variants")
+        with uvicorn("variants:create_app", base_env, factory=True) as service:
+            healthz = wrk(service, "/healthz")
+            from_pg = wrk(service, "/items/", random_ids=True)
+            declared = wrk(service, "/bench/declared/", random_ids=True)
+            encoder = wrk(service, "/bench/encoder/", random_ids=True)
+            python_bytes = wrk(service, "/bench/python-bytes/", random_ids=True)
+
+        say("Service as deployed, with Redis")
+        env = base_env | {"HILOAD_REDIS_URL": redis.url}
+        with uvicorn("hiload_api.main:create_app", env, factory=True) as deployed:
+            with urllib.request.urlopen(deployed.url + item, timeout=5):
+                pass
+            idle_rss = deployed.rss()
+            rows_per_second, export_before, export_peak = export(deployed)
+            cached = wrk(deployed, "/items/", random_ids=True)
+    finally:
+        redis.stop()
+        postgres.destroy()
+
+    growth = export_peak - export_before
+    load_after = os.getloadavg()[0]
+    lines = [
+        f"wrk -t1 -c{CONNECTIONS}, {DURATION} s per line after {WARMUP} s of warm-up;"
+        f" ids drawn from 1..{HOT_IDS:,} of {ROWS:,} rows; {os.cpu_count()} CPUs,"
+        f" load average {load_before:.1f} before and {load_after:.1f} after.",
+        "",
+        "| Measure | Result | p50 / p99 | Baseline | Ratio | Target |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| Raw ASGI app `/healthz` | {raw_healthz.rps:,.0f} req/s"
+        f" | {raw_healthz.p50} / {raw_healthz.p99} | | | |",
+        f"| Service `/healthz` (framework tax) | {healthz.rps:,.0f} req/s"
+        f" | {healthz.p50} / {healthz.p99} | raw ASGI | {ratio(healthz.rps, raw_healthz.rps)}"
+        f" | ≥ 0.35x: {verdict(healthz.rps >= 0.35 * raw_healthz.rps)} |",
+        f"| `GET /items/{{id}}` from PostgreSQL | {from_pg.rps:,.0f} req/s"
+        f" | {from_pg.p50} / {from_pg.p99} | `/healthz` | {ratio(from_pg.rps, healthz.rps)}"
+        f" | ≥ 0.6x: {verdict(from_pg.rps >= 0.6 * healthz.rps)} |",
+        f"| `GET /items/{{id}}` cached in Redis | {cached.rps:,.0f} req/s"
+        f" | {cached.p50} / {cached.p99} | `/healthz` | {ratio(cached.rps, healthz.rps)}"
+        f" | ≥ 0.85x: {verdict(cached.rps >= 0.85 * healthz.rps)} |",
+        f"| Item as declared return type (pydantic-core) | {declared.rps:,.0f} req/s"
+        f" | {declared.p50} / {declared.p99} | PostgreSQL-rendered bytes"
+        f" | {ratio(declared.rps, from_pg.rps)} | comparison |",
+        f"| Item as untyped dict (jsonable_encoder) | {encoder.rps:,.0f} req/s"
+        f" | {encoder.p50} / {encoder.p99} | PostgreSQL-rendered bytes"
+        f" | {ratio(encoder.rps, from_pg.rps)} | comparison |",
+        f"| Item as bytes from pydantic-core `dump_json` | {python_bytes.rps:,.0f} req/s"
+        f" | {python_bytes.p50} / {python_bytes.p99} | PostgreSQL-rendered bytes"
+        f" | {ratio(python_bytes.rps, from_pg.rps)} | comparison |",
+        f"| `GET /items/export`, {ROWS:,} rows | {rows_per_second:,.0f} rows/s | | | |"
+        f" ≥ 200,000: {verdict(rows_per_second >= 200_000)} |",
+        f"| RSS growth during the export | {growth / MB:.1f} MB"
+        f" (peak {export_peak / MB:.0f} MB) | | | | < 50 MB: {verdict(growth < 50 * MB)} |",
+        f"| Idle RSS, one process | {idle_rss / MB:.0f} MB | | | |"
+        f" < 80 MB: {verdict(idle_rss < 80 * MB)} |",
+    ]
+    errors = sum(
+        load.errors
+        for load in (raw_healthz, healthz, from_pg, cached, declared, encoder, python_bytes)
+    )
+    if load_before > 1.0:
+        lines.append(
+            "\n**The machine was busy before the run started**: other work shared the CPUs,"
+            " so absolute figures are low and ratios noisy. Run again on a quiet machine."
+        )
+    if errors:
+        lines.append(f"\n**{errors} responses were not 2xx**: the figures above are not valid.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    table = run()
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "bench-service.md").write_text(table)
+    sys.stdout.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The service plus alternative ways of serializing GET /items/{id}, for comparison only.
+
+Each variant reads the same row; they differ only in who turns it into JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Response
+from pydantic import TypeAdapter
+
+from hiload_api.api.deps import DbDep
+from hiload_api.api.items import Item, ItemId
+from hiload_api.main import create_app as create_service_app
+
+SQL_ITEM_ROW = "SELECT id, name, price, tags, created_at FROM items WHERE id = $1"
+ITEM_ADAPTER = TypeAdapter(Item)
+
+
+def create_app() -> FastAPI:
+    app = create_service_app()
+
+    async def fetch(database: DbDep, item_id: int) -> dict[str, Any]:
+        async with database.connection() as conn:
+            row = await conn.fetchrow(SQL_ITEM_ROW, item_id)
+        if row is None:
+            raise HTTPException(404)
+        return dict(row)
+
+    @app.get("/bench/declared/{item_id}")
+    async def declared(item_id: ItemId, database: DbDep) -> Item:
+        """Declared return type: FastAPI validates and serializes through pydantic-core."""
+        return Item.model_validate(await fetch(database, item_id))
+
+    @app.get("/bench/encoder/{item_id}")
+    async def encoder(item_id: ItemId, database: DbDep) -> Any:
+        """No declared type: jsonable_encoder walks the dict, then json.dumps."""
+        return await fetch(database, item_id)
+
+    @app.get("/bench/python-bytes/{item_id}")
+    async def python_bytes(item_id: ItemId, database: DbDep) -> Response:
+        """Serialized in Python by pydantic-core, handed over as bytes."""
+        body = ITEM_ADAPTER.dump_json(ITEM_ADAPTER.validate_python(await fetch(database, item_id)))
+        return Response(body, media_type="application/json")
+
+    return app
