@@ -215,8 +215,6 @@ def run() -> str:
             "HILOAD_DB_POOL_MAX": "16",
             "HILOAD_LOG_LEVEL": "warning",
             "HILOAD_REDIS_URL": "",
-            # Streaming a million rows must not be cut by the per-statement limit.
-            "HILOAD_DB_STATEMENT_TIMEOUT": "30",
         }
         subprocess.run(
             [str(VENV_BIN / "hiload-api"), "migrate"], env=os.environ | base_env, check=True

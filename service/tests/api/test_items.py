@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from hiload_api.api.items import encode_cursor
-from tests.conftest import Served
+from hiload_api.config import Settings
+from tests.conftest import Served, serve
 
 
 def unique(prefix: str = "item") -> str:
@@ -312,3 +313,26 @@ async def test_export_abandoned_midway_gives_its_connection_back(
     else:
         pytest.fail("the export's connection was not returned to the pool")
     assert (await served.client.get("/items", params={"limit": 1})).status_code == 200
+
+
+async def test_export_outlasting_the_statement_timeout_completes(
+    settings: Settings, sql: asyncpg.Connection
+) -> None:
+    rows = 200_000
+    await sql.execute("TRUNCATE items")
+    await sql.execute(
+        "INSERT INTO items (name, price) SELECT 'slow-' || n, n FROM generate_series(1, $1) n",
+        rows,
+    )
+    # The limit applies to each batch the cursor fetches, not to the whole stream.
+    timeout = 0.3
+    async with (
+        serve(settings.model_copy(update={"db_statement_timeout": timeout})) as quick,
+        quick.client.stream("GET", "/items/export") as response,
+    ):
+        lines = 0
+        async for chunk in response.aiter_raw():
+            if not lines:
+                await asyncio.sleep(timeout * 2)
+            lines += chunk.count(b"\n")
+    assert lines == rows
