@@ -1,0 +1,104 @@
+"""Send a bounded number of HTTP requests to one URL and print the status counts as JSON.
+
+usage: http_probe.py URL [--requests N] [--threads T] [--method M] [--body-bytes B]
+                         [--fresh] [--reload-after SECONDS]
+--fresh opens a new connection per request; --reload-after reloads nginx while requests run.
+--once sends one request and prints its status, headers and body (--header K:V adds one).
+"""
+
+import argparse
+import collections
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+
+def worker(url, count, args, statuses, errors, lock) -> None:
+    parts = urlsplit(url)
+    conn = None
+    for _ in range(count):
+        if conn is None or args.fresh:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+        try:
+            body = b"x" * args.body_bytes if args.body_bytes else None
+            conn.request(args.method, parts.path or "/", body=body)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                statuses[response.status] += 1
+            if args.fresh or response.will_close:
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException) as error:
+            with lock:
+                errors.append(repr(error))
+            conn.close()
+            conn = None
+        if args.pace:
+            time.sleep(args.pace)
+
+
+def once(args: argparse.Namespace) -> None:
+    parts = urlsplit(args.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+    headers = dict(header.split(":", 1) for header in args.header)
+    body = b"x" * args.body_bytes if args.body_bytes else None
+    conn.request(args.method, parts.path or "/", body=body, headers=headers)
+    response = conn.getresponse()
+    result = {
+        "status": response.status,
+        "headers": {k.lower(): v for k, v in response.getheaders()},
+        "body": response.read().decode("latin-1"),
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--body-bytes", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--pace", type=float, default=0.0)
+    parser.add_argument("--reload-after", type=float)
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--header", action="append", default=[])
+    args = parser.parse_args()
+    if args.once:
+        once(args)
+        return
+    args.requests = min(args.requests, 20000)
+
+    statuses: collections.Counter[int] = collections.Counter()
+    errors: list[str] = []
+    lock = threading.Lock()
+    share = args.requests // args.threads
+    threads = [
+        threading.Thread(target=worker, args=(args.url, share, args, statuses, errors, lock))
+        for _ in range(args.threads)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    if args.reload_after is not None:
+        time.sleep(args.reload_after)
+        subprocess.run(["systemctl", "reload", "nginx"], check=True)
+    for thread in threads:
+        thread.join()
+    result = {
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "errors": errors[:10],
+        "error_count": len(errors),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

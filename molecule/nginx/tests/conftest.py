@@ -1,0 +1,44 @@
+"""Helpers shared by the nginx scenario's tests: the stub host and the HTTP probe."""
+
+import json
+import os
+import shlex
+from typing import Any
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+STUB_HOST = "hiload-mol-nginx-upstream"
+STUB_PORTS = (8001, 8002)
+
+
+@pytest.fixture(scope="module")
+def stub() -> Host:
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{STUB_HOST}?ansible_inventory={inventory}")
+
+
+def probe(host: Host, url: str, *options: str) -> dict[str, Any]:
+    """Run the HTTP probe installed by converge on `host` and return its JSON result."""
+    command = " ".join(
+        shlex.quote(part) for part in ("python3", "/usr/local/bin/http_probe.py", url, *options)
+    )
+    return json.loads(host.check_output(command))
+
+
+def stub_stats(host: Host) -> dict[int, dict[str, int]]:
+    """Connections accepted and requests served by each stub instance, read from `host`."""
+    address = stub_address(host)
+    return {
+        port: json.loads(probe(host, f"http://{address}:{port}/__stats", "--once")["body"])
+        for port in STUB_PORTS
+    }
+
+
+def stub_address(host: Host) -> str:
+    return host.check_output(f"getent hosts {STUB_HOST}").split()[0]
+
+
+def worker_pids(host: Host) -> list[str]:
+    return host.check_output("pgrep -f '^nginx: worker process'").split()

@@ -1,0 +1,146 @@
+"""nginx on the lb hosts: valid config, upstream keepalive pool, limits, static files."""
+
+import json
+import re
+
+from conftest import STUB_PORTS, probe, stub_address, stub_stats, worker_pids
+from testinfra.host import Host
+
+testinfra_hosts = ["lb"]
+
+BASE = "http://127.0.0.1"
+
+
+def full_config(host: Host) -> str:
+    return host.check_output("nginx -T 2>/dev/null")
+
+
+def test_configuration_passes_nginx_t(host: Host) -> None:
+    assert host.run("nginx -t").rc == 0
+
+
+def test_default_site_is_removed(host: Host) -> None:
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    assert "sites-enabled" not in full_config(host)
+
+
+def test_upstream_lists_every_instance(host: Host) -> None:
+    address = stub_address(host)
+    servers = re.findall(r"^\s*server (\S+:\d+) ([^;]*);", full_config(host), re.M)
+    assert {name: options.endswith(" down") for name, options in servers} == {
+        f"{address}:8001": False,
+        f"{address}:8002": False,
+        f"{address}:8003": True,
+    }
+
+
+def test_every_proxying_location_keeps_upstream_connections(host: Host) -> None:
+    config = full_config(host)
+    locations = re.findall(r"location [^{]*\{([^}]*)\}", config)
+    proxying = [body for body in locations if "proxy_pass" in body]
+    assert proxying
+    for body in proxying:
+        assert "proxy_http_version 1.1;" in body
+        assert 'proxy_set_header Connection "";' in body
+    assert "keepalive 64;" in config
+
+
+def test_upstream_connections_are_reused(host: Host) -> None:
+    before = stub_stats(host)
+    result = probe(host, f"{BASE}/reuse", "--requests", "4000", "--threads", "4")
+    after = stub_stats(host)
+    assert result["statuses"] == {"200": 4000}, result
+    opened = sum(after[p]["connections"] - before[p]["connections"] for p in STUB_PORTS)
+    served = sum(after[p]["requests"] - before[p]["requests"] for p in STUB_PORTS)
+    ports = " or ".join(f"dport = :{port}" for port in STUB_PORTS)
+    established = host.check_output(f"ss -Htn state established '( {ports} )' | wc -l")
+    pool = 64 * len(worker_pids(host))
+    assert served == 4000
+    assert opened <= pool, f"{opened} upstream connections opened for 4000 requests"
+    assert int(established) <= pool
+
+
+def test_upstream_sees_http11_and_forwarded_headers(host: Host) -> None:
+    echo = json.loads(probe(host, f"{BASE}/echo", "--once")["body"])
+    headers = {k.lower(): v for k, v in echo["headers"].items()}
+    assert echo["version"] == "HTTP/1.1"
+    assert headers.get("connection", "") == ""
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-real-ip"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == "127.0.0.1"
+
+
+def test_server_version_is_hidden(host: Host) -> None:
+    assert probe(host, f"{BASE}/echo", "--once")["headers"]["server"] == "nginx"
+
+
+def test_json_is_gzipped_above_the_minimum_length(host: Host) -> None:
+    gzip = ("--once", "--header", "Accept-Encoding:gzip")
+    assert probe(host, f"{BASE}/echo", *gzip)["headers"].get("content-encoding") == "gzip"
+    small = probe(host, f"{BASE}/static/hello.txt", *gzip)
+    assert "content-encoding" not in small["headers"]
+
+
+def test_static_file_never_reaches_the_upstream(host: Host) -> None:
+    before = stub_stats(host)
+    response = probe(host, f"{BASE}/static/hello.txt", "--once")
+    after = stub_stats(host)
+    assert response["status"] == 200
+    assert response["body"] == "static hello\n"
+    assert "max-age=2592000" in response["headers"]["cache-control"]
+    assert "public" in response["headers"]["cache-control"]
+    assert all(after[p]["requests"] == before[p]["requests"] for p in STUB_PORTS)
+
+
+def test_body_over_the_limit_is_refused_with_413(host: Host) -> None:
+    small = ("--once", "--method", "POST", "--body-bytes", "1024")
+    large = ("--once", "--method", "POST", "--body-bytes", str(128 * 1024))
+    assert probe(host, f"{BASE}/upload", *small)["status"] == 200
+    assert probe(host, f"{BASE}/upload", *large)["status"] == 413
+
+
+def test_access_log_is_json_with_upstream_timing(host: Host) -> None:
+    probe(host, f"{BASE}/logged", "--once")
+    lines = host.file("/var/log/nginx/access.log").content_string.splitlines()
+    entry = json.loads(next(line for line in reversed(lines) if '"/logged"' in line))
+    assert re.fullmatch(r"[\d.]+:800[12]", entry["upstream_addr"])
+    assert float(entry["upstream_response_time"]) >= 0
+
+
+def test_stub_status_answers_on_localhost_only(host: Host) -> None:
+    response = probe(host, "http://127.0.0.1:8081/nginx_status", "--once")
+    assert response["status"] == 200
+    assert "Active connections" in response["body"]
+    listening = host.check_output("ss -Hltn '( sport = :8081 )'").split()
+    assert "127.0.0.1:8081" in listening
+    assert len(host.check_output("ss -Hltn '( sport = :8081 )'").splitlines()) == 1
+
+
+def test_listen_socket_per_worker_with_the_backlog(host: Host) -> None:
+    sockets = host.check_output("ss -Hltn '( sport = :80 )'").splitlines()
+    # reuseport gives every worker its own listening socket; Send-Q is the effective backlog.
+    assert len(sockets) == len(worker_pids(host))
+    assert all(line.split()[2] == "1024" for line in sockets), sockets
+
+
+def test_open_files_limit_reaches_master_and_workers(host: Host) -> None:
+    master = host.file("/run/nginx.pid").content_string.strip()
+    for pid in [master, *worker_pids(host)]:
+        limits = host.file(f"/proc/{pid}/limits").content_string
+        assert re.search(r"^Max open files\s+16384\s+16384", limits, re.M), (pid, limits)
+
+
+def test_reload_keeps_serving(host: Host) -> None:
+    master = host.file("/run/nginx.pid").content_string.strip()
+    workers = set(worker_pids(host))
+    result = probe(
+        host,
+        f"{BASE}/during-reload",
+        *("--fresh", "--requests", "300", "--threads", "3", "--pace", "0.01"),
+        *("--reload-after", "0.5"),
+    )
+    assert result["statuses"] == {"200": 300}, result
+    assert result["error_count"] == 0, result
+    assert host.file("/run/nginx.pid").content_string.strip() == master
+    assert not workers & set(worker_pids(host)), "the reload did not replace the workers"
