@@ -1,0 +1,27 @@
+"""From the one allowed (app) host: the ACL user gets in, anonymous and wrong passwords do not."""
+
+import pytest
+from testinfra.host import Host
+
+testinfra_hosts = ["app"]
+
+CACHE_HOSTS = ("hiload-mol-redis-12", "hiload-mol-redis-13")
+
+
+def cli(host: Host, server: str, credentials: str, command: str):
+    return host.run(f"timeout 5 redis-cli --no-auth-warning -h {server} {credentials} {command}")
+
+
+@pytest.mark.parametrize("server", CACHE_HOSTS)
+def test_app_user_reads_and_writes(host: Host, server: str) -> None:
+    password = host.ansible.get_variables()["redis_app_password"]
+    credentials = f"--user hiload --pass {password}"
+    assert cli(host, server, credentials, "SET probe 1 EX 60").stdout.strip() == "OK"
+    assert cli(host, server, credentials, "GET probe").stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("server", CACHE_HOSTS)
+def test_anonymous_and_wrong_password_are_refused(host: Host, server: str) -> None:
+    assert "NOAUTH" in cli(host, server, "", "GET probe").stdout
+    wrong = cli(host, server, "--user hiload --pass not-the-password", "GET probe")
+    assert "WRONGPASS" in wrong.stdout + wrong.stderr
