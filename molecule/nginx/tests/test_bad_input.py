@@ -12,6 +12,7 @@ import pytest
 RECAP = re.compile(r"^\S+\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)", re.M)
 PLAYBOOK = """\
 - hosts: lb
+  gather_facts: false
   vars:
     nginx_upstream_servers: [{address: 127.0.0.1, port: 8001}]
   roles: [nginx]
