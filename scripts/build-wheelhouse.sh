@@ -10,6 +10,7 @@
 #   requirements.txt  the lock's pins (with their markers, for the host's pip to evaluate) plus
 #                     hiload==<version>: what the role installs, exactly
 #   RELEASE           <version>-<hash of the files above>: the release directory's name
+# and OUT_DIR/cp311.tar, OUT_DIR/cp313.tar: the same, archived, which is what the role copies.
 # Dependency downloads are reused while uv.lock (and the target list) stays the same; the
 # service wheel is rebuilt every time and replaced only when its content changed. The last
 # line is "wheelhouse: changed" or "wheelhouse: unchanged" (the app role reads it).
@@ -50,7 +51,7 @@ wheels=("$work"/dist/hiload-*.whl)
 service_wheel=${wheels[0]}
 version=$(basename "$service_wheel" | cut -d- -f2)
 
-"$UV" export --frozen --quiet --no-dev --no-hashes --no-emit-project --no-default-groups \
+"$UV" export --frozen --quiet --no-header --no-dev --no-hashes --no-emit-project --no-default-groups \
     --output-file "$work/pins.txt" >&2
 # Dependencies are downloaded again only when this stamp changes.
 deps_stamp=$(cat "$work/pins.txt" scripts/wheelhouse_pins.py <(printf '%s\n' "${PLATFORMS[@]}") |
@@ -91,7 +92,14 @@ for python in "${PYTHONS[@]}"; do
     content_hash=$(cd "$dest" && sha256sum -- *.whl requirements.txt | sha256sum | cut -c1-10)
     printf '%s-%s\n' "$version" "$content_hash" >"$work/RELEASE"
     cmp -s "$work/RELEASE" "$dest/RELEASE" || cp "$work/RELEASE" "$dest/RELEASE"
-    say "Wheelhouse for CPython $python: $dest (release $(cat "$dest/RELEASE"))"
+    # One archive per tag: hosts receive it in a single transfer instead of one per wheel.
+    if [ ! -f "$dest.tar" ] || [ "$(tar -xOf "$dest.tar" ./RELEASE 2>/dev/null)" != "$(cat "$dest/RELEASE")" ]; then
+        tar -C "$dest" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+            --exclude=./.deps-stamp -cf "$work/$tag.tar" .
+        mv "$work/$tag.tar" "$dest.tar"
+        changed=true
+    fi
+    say "Wheelhouse for CPython $python: $dest.tar (release $(cat "$dest/RELEASE"))"
 done
 
 if [ "$changed" = true ]; then echo "wheelhouse: changed"; else echo "wheelhouse: unchanged"; fi

@@ -1,0 +1,124 @@
+"""hiload_app: a second build becomes a new release; hiload_app_rollback brings the first back."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import testinfra
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+WHEELHOUSE = PROJECT / "build" / "wheelhouse"
+HOSTS = ("hiload-mol-hiload-app-12", "hiload-mol-hiload-app-13")
+TAGS = ("cp311", "cp313")
+PORT = 8001
+
+
+def converge(extra_vars: dict[str, object]) -> None:
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "--tags",
+            "hiload_app",
+            "-e",
+            json.dumps(extra_vars),
+            str(scenario / "converge.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+
+
+def served(name: str) -> tuple[str, str]:
+    """The release hiload@1's process runs from, and the version it serves."""
+    host = testinfra.get_host(
+        f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}"
+    )
+    pid = host.check_output("systemctl show --property MainPID --value hiload@1")
+    python = host.file(f"/proc/{pid}/cmdline").content_string.split("\0")[0]
+    release = re.sub(r"/venv/bin/python3(\.\d+)?$", "", python)
+    address = host.check_output("ip -4 -o route get 1.1.1.1").split(" src ")[1].split()[0]
+    script = (
+        "import json, urllib.request; print(json.load(urllib.request.urlopen("
+        f"'http://{address}:{PORT}/openapi.json', timeout=5))['info']['version'])"
+    )
+    return release, host.check_output(f"python3 -c {script!r}")
+
+
+def uv() -> str:
+    found = shutil.which("uv") or str(PROJECT / ".state" / "uv" / "bin" / "uv")
+    assert Path(found).exists(), "uv is needed to build the second service wheel"
+    return found
+
+
+def second_wheelhouse(root: Path) -> tuple[Path, str]:
+    """The project's wheelhouse with the service rebuilt under another local version."""
+    source = root / "source"
+    shutil.copytree(PROJECT / "service" / "hiload_api", source / "service" / "hiload_api")
+    shutil.copy(PROJECT / "README.md", source / "README.md")
+    pyproject = (PROJECT / "pyproject.toml").read_text()
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.M)[1] + "+rollbacktest"
+    pyproject = re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M)
+    (source / "pyproject.toml").write_text(pyproject)
+    subprocess.run(
+        [uv(), "build", "--wheel", "--quiet", "--out-dir", str(root / "dist"), str(source)],
+        check=True,
+        timeout=300,
+    )
+    wheel = next((root / "dist").glob("hiload-*.whl"))
+    out = root / "wheelhouse"
+    for tag in TAGS:
+        tag_dir = out / tag
+        shutil.copytree(WHEELHOUSE / tag, tag_dir)
+        for old in tag_dir.glob("hiload-*.whl"):
+            old.unlink()
+        shutil.copy(wheel, tag_dir)
+        requirements = (tag_dir / "requirements.txt").read_text()
+        requirements = re.sub(r"^hiload==.*$", f"hiload=={version}", requirements, flags=re.M)
+        (tag_dir / "requirements.txt").write_text(requirements)
+        (tag_dir / "RELEASE").write_text(f"{version}-{tag}\n")
+        with tarfile.open(out / f"{tag}.tar", "w") as archive:
+            for path in sorted(tag_dir.iterdir()):
+                archive.add(path, arcname=f"./{path.name}")
+    return out, version
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, tuple[str, str]]]:
+    first = {name: served(name) for name in HOSTS}
+    wheelhouse, _ = second_wheelhouse(tmp_path_factory.mktemp("second-build"))
+    converge({"hiload_app_wheelhouse_dir": str(wheelhouse), "hiload_app_wheelhouse_build": False})
+    second = {name: served(name) for name in HOSTS}
+    converge({"hiload_app_rollback": True})
+    rolled_back = {name: served(name) for name in HOSTS}
+    return {"first": first, "second": second, "rolled_back": rolled_back}
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_a_new_build_is_a_new_release(
+    releases: dict[str, dict[str, tuple[str, str]]], name: str
+) -> None:
+    first_release, first_version = releases["first"][name]
+    second_release, second_version = releases["second"][name]
+    assert second_release != first_release
+    assert second_release.startswith("/opt/hiload/releases/")
+    assert second_version.endswith("+rollbacktest")
+    assert first_version != second_version
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_rollback_serves_the_previous_release(
+    releases: dict[str, dict[str, tuple[str, str]]], name: str
+) -> None:
+    assert releases["rolled_back"][name] == releases["first"][name]
