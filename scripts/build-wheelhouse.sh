@@ -102,4 +102,11 @@ for python in "${PYTHONS[@]}"; do
     say "Wheelhouse for CPython $python: $dest.tar (release $(cat "$dest/RELEASE"))"
 done
 
+# nginx serves /docs' assets from disk (nginx_static_source); take them from the wheel hosts install.
+docs_dir="$OUT_DIR/static/docs"
+if [ -n "$(python3 scripts/extract_docs_assets.py "$OUT_DIR/$tag" "$docs_dir")" ]; then
+    changed=true
+fi
+say "Swagger UI assets for nginx: $docs_dir"
+
 if [ "$changed" = true ]; then echo "wheelhouse: changed"; else echo "wheelhouse: unchanged"; fi
