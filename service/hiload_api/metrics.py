@@ -82,6 +82,7 @@ class Metrics:
         self.registry.register(self.pool)
         # labels() validates and locks on every call; the label sets are few, so keep the children.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._query_children: dict[str, Histogram] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -94,7 +95,11 @@ class Metrics:
         children[1].observe(seconds)
 
     def observe_query(self, name: str, seconds: float) -> None:
-        self.query_duration.labels(name).observe(seconds)
+        # Names come from the fixed set in db.QUERY_NAMES, so this cache stays small.
+        child = self._query_children.get(name)
+        if child is None:
+            child = self._query_children[name] = self.query_duration.labels(name)
+        child.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

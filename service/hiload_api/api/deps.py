@@ -1,4 +1,8 @@
-"""Typed dependencies: routes get what the lifespan created, never module globals."""
+"""Typed dependencies: routes get what the lifespan created, never module globals.
+
+They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency
+in its thread pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,17 @@ from hiload_api.db import Database
 from hiload_api.metrics import Metrics
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
-def get_cache(request: Request) -> ItemCache:
+async def get_cache(request: Request) -> ItemCache:
     cache: ItemCache = request.app.state.cache
     return cache
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
