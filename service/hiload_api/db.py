@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -52,7 +53,14 @@ SQL_UPDATE_ITEM = (
 SQL_DELETE_ITEM = "DELETE FROM items WHERE id = $1 RETURNING id"
 # Keyset pagination: the primary-key index finds the start, so page 10,000 costs what page 1 does.
 SQL_PAGE_ITEMS = f"SELECT id, {ITEM_JSON} FROM items WHERE id > $1 ORDER BY id LIMIT $2"
-SQL_EXPORT_ITEMS = f"SELECT {ITEM_JSON} FROM items ORDER BY id"
+# One export batch as a single value: the next rows after $1 by id, already joined into
+# NDJSON and returned as bytea, so the API only forwards bytes (no per-row Python object,
+# no decode/encode). NULLs once the table is exhausted.
+SQL_EXPORT_BATCH = (
+    "SELECT max(id), convert_to(string_agg(line, E'\\n' ORDER BY id) || E'\\n', 'UTF8')"
+    f" FROM (SELECT id, {ITEM_JSON} AS line FROM items WHERE id > $1 ORDER BY id LIMIT $2)"
+    " AS batch"
+)
 SQL_COUNT_ITEMS = "SELECT count(*) FROM items"
 SQL_PRICE_STATS = (
     "SELECT coalesce(min(price), 0) AS min, coalesce(max(price), 0) AS max,"
@@ -72,6 +80,7 @@ QUERY_NAMES = {
     SQL_UPDATE_ITEM: "update_item",
     SQL_DELETE_ITEM: "delete_item",
     SQL_PAGE_ITEMS: "page_items",
+    SQL_EXPORT_BATCH: "export_batch",
     SQL_COUNT_ITEMS: "count_items",
     SQL_PRICE_STATS: "price_stats",
     SQL_NEWEST_ITEM: "newest_item",
@@ -103,16 +112,19 @@ class Database:
     @asynccontextmanager
     async def connection(self, wait: float | None = None) -> AsyncIterator[Connection]:
         """A pooled connection, waiting at most ``wait`` seconds (default: statement timeout)."""
+        wait = wait or self.default_wait
         self.waiting += 1
-        counted = True
         try:
-            async with self.pool.acquire(timeout=wait or self.default_wait) as conn:
-                self.waiting -= 1
-                counted = False
-                yield conn
+            # The same bound as acquire(timeout=...), which would wrap every acquire in a
+            # task of its own: asyncio.timeout only arms a timer on the current one.
+            async with asyncio.timeout(wait):
+                conn = await self.pool.acquire()
         finally:
-            if counted:
-                self.waiting -= 1
+            self.waiting -= 1
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn, timeout=wait)
 
 
 class ConnectOptions(TypedDict):
