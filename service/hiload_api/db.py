@@ -37,29 +37,35 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 # Each item is rendered to JSON by PostgreSQL itself: the hot routes hand these bytes to
-# the client (and to Redis) without building Python objects at all.
-ITEM_JSON = (
-    "json_build_object('id', id, 'name', name, 'price', price, 'tags', tags,"
-    " 'created_at', created_at)::text"
-)
+# the client (and to Redis) without building Python objects at all. row_to_json over a
+# row of exactly these columns (aliased "item") costs PostgreSQL about two thirds of what
+# json_build_object does, and its output is compact.
+ITEM_COLUMNS = "id, name, price, tags, created_at"
+ITEM_JSON = "row_to_json(item)::text"
 
-SQL_GET_ITEM = f"SELECT {ITEM_JSON} FROM items WHERE id = $1"
-SQL_INSERT_ITEM = f"INSERT INTO items (name, price, tags) VALUES ($1, $2, $3) RETURNING {ITEM_JSON}"
+SQL_GET_ITEM = f"SELECT {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id = $1) AS item"
+SQL_INSERT_ITEM = (
+    f"WITH item AS (INSERT INTO items (name, price, tags) VALUES ($1, $2, $3)"
+    f" RETURNING {ITEM_COLUMNS}) SELECT {ITEM_JSON} FROM item"
+)
 # NULL never is a legal new value, so COALESCE keeps every field the client left out.
 SQL_UPDATE_ITEM = (
-    "UPDATE items SET name = COALESCE($2, name), price = COALESCE($3, price),"
-    f" tags = COALESCE($4, tags) WHERE id = $1 RETURNING {ITEM_JSON}"
+    "WITH item AS (UPDATE items SET name = COALESCE($2, name), price = COALESCE($3, price),"
+    f" tags = COALESCE($4, tags) WHERE id = $1 RETURNING {ITEM_COLUMNS})"
+    f" SELECT {ITEM_JSON} FROM item"
 )
 SQL_DELETE_ITEM = "DELETE FROM items WHERE id = $1 RETURNING id"
 # Keyset pagination: the primary-key index finds the start, so page 10,000 costs what page 1 does.
-SQL_PAGE_ITEMS = f"SELECT id, {ITEM_JSON} FROM items WHERE id > $1 ORDER BY id LIMIT $2"
+SQL_PAGE_ITEMS = (
+    f"SELECT id, {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id > $1"
+    " ORDER BY id LIMIT $2) AS item ORDER BY id"
+)
 # One export batch as a single value: the next rows after $1 by id, already joined into
 # NDJSON and returned as bytea, so the API only forwards bytes (no per-row Python object,
 # no decode/encode). NULLs once the table is exhausted.
 SQL_EXPORT_BATCH = (
-    "SELECT max(id), convert_to(string_agg(line, E'\\n' ORDER BY id) || E'\\n', 'UTF8')"
-    f" FROM (SELECT id, {ITEM_JSON} AS line FROM items WHERE id > $1 ORDER BY id LIMIT $2)"
-    " AS batch"
+    f"SELECT max(id), convert_to(string_agg({ITEM_JSON}, E'\\n' ORDER BY id) || E'\\n', 'UTF8')"
+    f" FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id > $1 ORDER BY id LIMIT $2) AS item"
 )
 SQL_COUNT_ITEMS = "SELECT count(*) FROM items"
 SQL_PRICE_STATS = (
