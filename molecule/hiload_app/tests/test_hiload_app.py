@@ -1,7 +1,9 @@
 """hiload_app: instances under systemd, as the service user, with their limits, loop and parser."""
 
+import json
 import re
 import shlex
+from functools import cache
 
 import pytest
 from testinfra.host import Host
@@ -12,81 +14,93 @@ INSTANCES = (1, 2)  # hiload_app_instances in molecule.yml
 BASE_PORT = 8000
 LIMIT_NOFILE = 16000  # hiload_app_limit_nofile in molecule.yml
 
+# Everything the tests read about the instances, gathered in one round trip per host
+# (each testinfra command is a full Ansible call here).
+PROBE = """
+import json, subprocess, urllib.error, urllib.request
 
-def main_pid(host: Host, index: int) -> int:
-    pid = int(host.check_output(f"systemctl show --property MainPID --value hiload@{index}"))
-    assert pid > 0, f"hiload@{index} has no main process"
-    return pid
+def run(*argv):
+    return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+
+def status(url):
+    try:
+        return urllib.request.urlopen(url, timeout=5).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+address = run("ip", "-4", "-o", "route", "get", "1.1.1.1").split(" src ")[1].split()[0]
+listening = run("ss", "-Hltn")
+report = {}
+for index in INSTANCES:
+    unit = f"hiload@{index}"
+    pid = run("systemctl", "show", "--property", "MainPID", "--value", unit)
+    proc = f"/proc/{pid}"
+    port = BASE_PORT + index
+    report[index] = {
+        "active": run("systemctl", "is-active", unit),
+        "enabled": run("systemctl", "is-enabled", unit),
+        "user": run("ps", "-o", "user=", "-p", pid),
+        "listening": f"{address}:{port} " in listening,
+        "limits": open(f"{proc}/limits").read(),
+        "cmdline": open(f"{proc}/cmdline").read().split("\\0"),
+        "maps": open(f"{proc}/maps").read(),
+        "readyz": status(f"http://{address}:{port}/readyz"),
+    }
+print(json.dumps(report))
+"""
 
 
-def listen_address(host: Host) -> str:
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"][
-        "ansible_default_ipv4"
-    ]["address"]
-
-
-def http_status(host: Host, url: str) -> int:
-    script = (
-        "import urllib.request, urllib.error\n"
-        "try:\n"
-        f"    print(urllib.request.urlopen({url!r}, timeout=5).status)\n"
-        "except urllib.error.HTTPError as error:\n"
-        "    print(error.code)\n"
-    )
-    return int(host.check_output(f"python3 -c {shlex.quote(script)}"))
+@cache
+def probe(host: Host) -> dict[str, dict[str, object]]:
+    script = f"INSTANCES = {INSTANCES!r}\nBASE_PORT = {BASE_PORT}\n{PROBE}"
+    return json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
 
 
 @pytest.mark.parametrize("index", INSTANCES)
-def test_instance_runs_as_the_service_user(host: Host, index: int) -> None:
-    service = host.service(f"hiload@{index}")
-    assert service.is_running
-    assert service.is_enabled
-    pid = main_pid(host, index)
-    assert host.check_output(f"ps -o user= -p {pid}") == "hiload"
-    assert host.user("hiload").shell == "/usr/sbin/nologin"
+def test_instance_is_active_as_the_service_user(host: Host, index: int) -> None:
+    instance = probe(host)[str(index)]
+    assert (instance["active"], instance["enabled"]) == ("active", "enabled")
+    assert instance["user"] == "hiload"
 
 
 @pytest.mark.parametrize("index", INSTANCES)
 def test_instance_listens_on_its_port(host: Host, index: int) -> None:
-    address = listen_address(host)
-    assert host.socket(f"tcp://{address}:{BASE_PORT + index}").is_listening
+    assert probe(host)[str(index)]["listening"]
 
 
 @pytest.mark.parametrize("index", INSTANCES)
 def test_instance_has_the_open_files_limit(host: Host, index: int) -> None:
-    limits = host.file(f"/proc/{main_pid(host, index)}/limits").content_string
+    limits = probe(host)[str(index)]["limits"]
     line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
     assert line.split()[3:5] == [str(LIMIT_NOFILE), str(LIMIT_NOFILE)]
 
 
 @pytest.mark.parametrize("index", INSTANCES)
 def test_instance_runs_uvloop_and_httptools(host: Host, index: int) -> None:
-    pid = main_pid(host, index)
-    command = host.file(f"/proc/{pid}/cmdline").content_string.split("\0")
+    instance = probe(host)[str(index)]
+    command = instance["cmdline"]
     assert command[command.index("--loop") + 1] == "uvloop"
     assert command[command.index("--http") + 1] == "httptools"
     # Loaded, not just asked for: the extension modules are mapped into the process.
-    maps = host.file(f"/proc/{pid}/maps").content_string
-    assert re.search(r"/uvloop/loop\.cpython-3\d+-x86_64-linux-gnu\.so", maps)
-    assert re.search(r"/httptools/parser/parser\.cpython-3\d+-x86_64-linux-gnu\.so", maps)
+    assert re.search(r"/uvloop/loop\.cpython-3\d+-x86_64-linux-gnu\.so", instance["maps"])
+    assert re.search(
+        r"/httptools/parser/parser\.cpython-3\d+-x86_64-linux-gnu\.so", instance["maps"]
+    )
 
 
 @pytest.mark.parametrize("index", INSTANCES)
 def test_instance_is_ready_with_postgresql(host: Host, index: int) -> None:
-    url = f"http://{listen_address(host)}:{BASE_PORT + index}/readyz"
-    assert http_status(host, url) == 200
+    assert probe(host)[str(index)]["readyz"] == 200
 
 
 def test_code_is_root_owned_and_read_only_to_the_service(host: Host) -> None:
     current = host.file("/opt/hiload/current")
-    assert current.is_symlink
     assert current.linked_to.startswith("/opt/hiload/releases/")
     release = host.file(current.linked_to)
-    assert release.user == "root"
-    assert release.mode == 0o755
+    assert (release.user, release.mode) == ("root", 0o755)
     assert host.run("runuser -u hiload -- test -w /opt/hiload/current/venv").rc != 0
-    state = host.file("/var/lib/hiload")
-    assert state.user == "hiload"
+    assert host.user("hiload").shell == "/usr/sbin/nologin"
+    assert host.file("/var/lib/hiload").user == "hiload"
 
 
 def test_settings_file_is_private_to_the_service_group(host: Host) -> None:
