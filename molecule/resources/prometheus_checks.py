@@ -1,8 +1,8 @@
 """Prometheus checks for scenarios deploying the monitoring role, reusable from testinfra tests.
 
-molecule/monitoring's tests use them; the four-node scenario imports them too (see the role's
-README). Every function takes testinfra hosts and talks to Prometheus's HTTP API from inside the
-monitoring host, where its private listen address is reachable.
+Shared by molecule/monitoring and the four-node scenario (molecule/default), whose tests put
+molecule/resources on sys.path. Every function takes testinfra hosts and talks to Prometheus's
+HTTP API from inside the monitoring host, where its private listen address is reachable.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from four_node_checks import query, rule_groups, wait_targets_up
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from prometheus_checks import query, rule_groups, wait_targets_up
 
 testinfra_hosts = ["hiload-mol-monitoring-12", "hiload-mol-monitoring-13"]
 

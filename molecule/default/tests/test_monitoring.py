@@ -1,0 +1,45 @@
+"""Prometheus on lb1 scrapes every instance and exporter of the four-node stack."""
+
+import sys
+from pathlib import Path
+
+from testinfra.host import Host
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from prometheus_checks import assert_burst_counted, rule_groups, wait_targets_up
+
+testinfra_hosts = ["hiload-mol-lb1"]
+
+
+def app_instances(lb: Host) -> int:
+    """Instances nginx balances over: the app targets Prometheus must scrape."""
+    config = lb.check_output("nginx -T 2>/dev/null")
+    return sum(
+        1 for line in config.splitlines() if line.strip().startswith("server ") and ":" in line
+    )
+
+
+def test_every_target_is_up(host: Host) -> None:
+    expected = {
+        "prometheus": 1,
+        "hiload_app": app_instances(host),
+        "node": 4,
+        "nginx": 1,
+        "postgres": 1,
+    }
+    wait_targets_up(host, expected)
+
+
+def test_config_and_rules_pass_promtool(host: Host) -> None:
+    host.run_expect([0], "promtool check config /etc/prometheus/prometheus.yml")
+    host.run_expect([0], "promtool check rules /etc/prometheus/rules/hiload.rules.yml")
+
+
+def test_rules_are_loaded(host: Host) -> None:
+    groups = rule_groups(host)
+    assert groups
+    assert all(count > 0 for count in groups.values()), groups
+
+
+def test_request_burst_shows_in_counter_and_histogram(host: Host) -> None:
+    assert_burst_counted(host, host, requests=200)
