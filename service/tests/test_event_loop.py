@@ -76,7 +76,7 @@ async def exercise_every_route(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def warmed_up(client: httpx.AsyncClient, sql: asyncpg.Connection) -> httpx.AsyncClient:
-    # A table of known size: several export batches, without the client's own parsing of a
+    # A table of known size: a full export batch, without the client's own parsing of a
     # huge body (a test artefact, not server work) showing up as a slow callback.
     await sql.execute("TRUNCATE items")
     await sql.execute(
