@@ -41,12 +41,8 @@ test-service: venv ## The service's tests against a real PostgreSQL and Redis
 test-bundle: venv engine ## The make targets' own prerequisite checks and messages
 	pytest -p no:cacheprovider tests/bundle
 
-test-molecule: venv images ## Every Molecule scenario (create, converge, idempotence, verify, destroy)
-	@for scenario in $(MOLECULE_SCENARIOS); do \
-	    echo "==> molecule test -s $$scenario"; \
-	    SECONDS=0; molecule test -s "$$scenario" || exit 1; \
-	    echo "==> molecule scenario $$scenario passed in $${SECONDS}s"; \
-	done
+test-molecule: venv images ## Every Molecule scenario, MOLECULE_JOBS (2) at a time; logs in .state/molecule/
+	scripts/test-molecule.sh $(MOLECULE_SCENARIOS)
 
 lab: venv images ## Boot the lab's four containers (hiload-lb1, -app1, -app2, -db1)
 	ansible-playbook playbooks/lab.yml

@@ -36,6 +36,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null ||
 
 mkdir -p "$OUT_DIR"
 OUT_DIR=$(cd "$OUT_DIR" && pwd)
+# Scenarios converge in parallel (make test-molecule): one build at a time per wheelhouse.
+exec 9>"$OUT_DIR/.lock"
+flock 9
 work=$(mktemp -d "$OUT_DIR/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 changed=false
