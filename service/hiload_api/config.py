@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "HILOAD_"
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+# An origin as browsers send it: scheme, host and optional port, nothing after.
+ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
 
 
 class SettingsError(Exception):
@@ -31,6 +35,9 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     root_path: str = ""
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    # Browser origins allowed to call the API cross-site, comma-separated; empty: no CORS
+    # at all (no Access-Control-* header is ever sent, so browsers keep the same-origin rule).
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("database_url")
     @classmethod
@@ -64,6 +71,21 @@ class Settings(BaseSettings):
     def _root_path_shape(cls, value: str) -> str:
         if value and (not value.startswith("/") or value.endswith("/")):
             raise ValueError("must be empty or start with / and not end with /, e.g. /api")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [origin.strip() for origin in value.split(",") if origin.strip()]
+        if isinstance(value, list | tuple):
+            bad = [o for o in value if not isinstance(o, str) or not (o == "*" or ORIGIN.match(o))]
+            if bad:
+                raise ValueError(
+                    f"must be empty, * or comma-separated origins like https://app.example.com"
+                    f" (no path, no trailing slash); refused {bad}"
+                )
+            return tuple(value)
         return value
 
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from hiload_api.api import docs, health, items, metrics
@@ -26,6 +27,8 @@ logger = logging.getLogger("hiload_api")
 
 # In-flight queries get this long to finish at shutdown before their connections are cut.
 POOL_CLOSE_TIMEOUT = 10.0
+# Every method the API serves: what a cross-origin browser may send when CORS is configured.
+CORS_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 @asynccontextmanager
@@ -85,6 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+    if settings.cors_origins:
+        # Off unless configured; no cookies or credentials cross origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=list(CORS_METHODS),
+            allow_headers=["Content-Type"],
+            allow_credentials=False,
+        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     app.include_router(health.router)

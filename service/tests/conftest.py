@@ -9,6 +9,7 @@ request here, which would drown everything the tests measure.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,20 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     return {"uvloop": uvloop.new_event_loop}
+
+
+# The DSN the settings tests start from (nothing listens there: settings are only parsed).
+DSN = "postgresql://hiload:secret@127.0.0.1:1/hiload"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The process environment without any HILOAD_* variable but the DSN."""
+    for name in os.environ:
+        if name.startswith("HILOAD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HILOAD_DATABASE_URL", DSN)
+    return monkeypatch
 
 
 @pytest.fixture(scope="session")

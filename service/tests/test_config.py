@@ -8,18 +8,9 @@ from pathlib import Path
 import pytest
 
 from hiload_api.config import SettingsError, load_settings
+from tests.conftest import DSN
 
 VENV_BIN = Path(sys.executable).parent
-DSN = "postgresql://hiload:secret@127.0.0.1:1/hiload"
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in os.environ:
-        if name.startswith("HILOAD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HILOAD_DATABASE_URL", DSN)
-    return monkeypatch
 
 
 def clean_env(**variables: str) -> dict[str, str]:

@@ -130,6 +130,12 @@ Cursor = Annotated[
 
 NOT_FOUND = {"model": Problem, "description": "No item with this id"}
 DUPLICATE = {"model": Problem, "description": "Another item has this name"}
+# Answers to a body that never reaches validation: bytes that are not UTF-8 (JSON that is not
+# well-formed is a 422, like any invalid field), or more than HILOAD_MAX_BODY_BYTES of them.
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not UTF-8 text"},
+    413: {"model": Problem, "description": "The body is larger than the service accepts"},
+}
 
 
 def _json(body: str, status_code: int = status.HTTP_200_OK) -> Response:
@@ -148,7 +154,7 @@ def _not_found(item_id: int) -> HTTPException:
     "",
     status_code=status.HTTP_201_CREATED,
     response_class=Response,
-    responses={201: {"model": Item, "content": {JSON: {}}}, 409: DUPLICATE},
+    responses={201: {"model": Item, "content": {JSON: {}}}, 409: DUPLICATE, **UNREADABLE_BODY},
 )
 async def create_item(item: ItemCreate, database: DbDep) -> Response:
     # One statement: a failure leaves no partial row behind.
@@ -292,7 +298,12 @@ async def get_item(item_id: ItemId, database: DbDep, cache: CacheDep) -> Respons
 @router.patch(
     "/{item_id}",
     response_class=Response,
-    responses={200: {"model": Item, "content": {JSON: {}}}, 404: NOT_FOUND, 409: DUPLICATE},
+    responses={
+        200: {"model": Item, "content": {JSON: {}}},
+        404: NOT_FOUND,
+        409: DUPLICATE,
+        **UNREADABLE_BODY,
+    },
 )
 async def update_item(
     item_id: ItemId, changes: ItemUpdate, database: DbDep, cache: CacheDep
