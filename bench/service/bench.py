@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "service"))
+sys.path.insert(0, str(HERE.parent))
+
+from loadgen import ms, run_wrk, say, verdict, wrk_command  # noqa: E402
 
 from tests.servers import Postgres, RedisServer, free_port  # noqa: E402
 
@@ -68,10 +71,6 @@ class Server:
         return int(match[1]) * 1024
 
 
-def say(message: str) -> None:
-    sys.stderr.write(f"==> {message}\n")
-
-
 @contextmanager
 def uvicorn(target: str, env: dict[str, str], factory: bool = False) -> Iterator[Server]:
     port = free_port()
@@ -108,29 +107,20 @@ def uvicorn(target: str, env: dict[str, str], factory: bool = False) -> Iterator
 
 
 def wrk(server: Server, path: str, random_ids: bool = False) -> Load:
-    script_args = [path, *(["random", str(HOT_IDS)] if random_ids else [])]
     for seconds in (WARMUP, DURATION):
         cpu_before = server.cpu_seconds()
-        result = subprocess.run(
-            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
-             "-s", str(HERE / "wrk.lua"), server.url, "--", *script_args],
-            capture_output=True, text=True, check=True, timeout=seconds + 30,
-        )  # fmt: skip
+        command = wrk_command(
+            server.url,
+            path,
+            connections=CONNECTIONS,
+            seconds=seconds,
+            id_range=(1, HOT_IDS) if random_ids else None,
+        )
+        run = run_wrk(command, seconds)
     cpu = server.cpu_seconds() - cpu_before
-    out = result.stdout
-    total = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    if not (total and rps and p50 and p99):
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    if socket_errors:
-        say(f"wrk {path}: socket errors: {socket_errors[1]}")
-    load = Load(
-        float(rps[1]), p50[1], p99[1], int(errors[1]) if errors else 0, cpu / int(total[1]) * 1e6
-    )
+    if run.socket_errors:
+        say(f"wrk {path}: {run.socket_errors} socket errors")
+    load = Load(run.rps, ms(run.p50_ms), ms(run.p99_ms), run.non_2xx, cpu / run.requests * 1e6)
     say(
         f"{path}: {load.rps:,.0f} req/s, {load.cpu_us:.0f} µs CPU/request,"
         f" p50 {load.p50}, p99 {load.p99}, errors {load.errors}"
@@ -174,10 +164,6 @@ def export(server: Server) -> tuple[float, float, int, int]:
     cpu = server.cpu_seconds() - cpu_before
     say(f"export: {size / MB:,.0f} MB in {elapsed:.2f} s, {cpu:.2f} s of server CPU")
     return ROWS / elapsed, cpu, before, peak
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
 
 
 def load_row(
