@@ -109,3 +109,5 @@ def test_settings_file_is_private_to_the_service_group(host: Host) -> None:
     # The password is stored URL-encoded inside the DSN.
     assert "Test%3Ap%40ss%2Fw0rd%231%25@" in settings.content_string
     assert "HILOAD_DB_POOL_MAX" in settings.content_string
+    # CORS off unless configured: the service sends no Access-Control-* header.
+    assert 'HILOAD_CORS_ORIGINS=""' in settings.content_string

@@ -1,7 +1,6 @@
 """hiload_app releases: a second build becomes a new release, an instance that never gets ready
 stops the deploy with its journal, and hiload_app_rollback brings the first release back."""
 
-import json
 import os
 import re
 import shutil
@@ -13,6 +12,9 @@ from pathlib import Path
 import pytest
 import testinfra
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from playbooks import assert_clean, run_playbook, scenario_playbook
+
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 WHEELHOUSE = PROJECT / "build" / "wheelhouse"
 HOSTS = ("hiload-mol-hiload-app-12", "hiload-mol-hiload-app-13")
@@ -21,26 +23,14 @@ PORT = 8001
 
 
 def converge(extra_vars: dict[str, object], succeed: bool = True) -> str:
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            "--tags",
-            "hiload_app",
-            "-e",
-            json.dumps(extra_vars),
-            str(scenario / "converge.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
+    run = run_playbook(
+        scenario_playbook(), "--tags", "hiload_app", extra_vars=extra_vars, timeout=900
     )
-    output = result.stdout + result.stderr
-    assert (result.returncode == 0) is succeed, output[-6000:]
-    return output
+    if succeed:
+        assert_clean(run)
+    else:
+        assert run.returncode != 0, f"the run did not fail:\n{run.tail}"
+    return run.output
 
 
 def served(name: str) -> tuple[str, str]:
