@@ -25,3 +25,14 @@ def test_a_cors_origin_with_a_path_fails_naming_the_variable_before_any_change()
         extra_vars={"hiload_app_cors_origins": ["https://app.example.com/api"]},
     )
     assert_refused(run, "hiload_app_cors_origins")
+
+
+def test_a_malformed_redis_url_fails_without_showing_its_password() -> None:
+    run = run_playbook(
+        scenario_playbook(),
+        "--tags",
+        "hiload_app",
+        extra_vars={"hiload_app_redis_url": "redis:/hiload:n0t-in-any-log@cache:6379/0"},
+    )
+    assert_refused(run, "hiload_app_redis_url")
+    assert "n0t-in-any-log" not in run.output
