@@ -44,14 +44,33 @@ def test_password_stored_as_scram_verifier(host: Host) -> None:
     assert verifier.startswith("SCRAM-SHA-256$")
 
 
+def tls_enabled(host: Host) -> bool:
+    return bool(host.ansible.get_variables().get("postgresql_tls_enabled", False))
+
+
 def test_no_trust_and_no_wildcard_network_rules(host: Host) -> None:
     rules = sql(
         host,
         "SELECT type, database, user_name, auth_method"
         " FROM pg_hba_file_rules WHERE type <> 'local'",
     ).splitlines()
+    kind = "hostssl" if tls_enabled(host) else "host"
     assert rules, "no network rule at all: the app host could not log in"
-    assert all(rule == "host|{hiload}|{hiload}|scram-sha-256" for rule in rules), rules
+    assert all(rule == f"{kind}|{{hiload}}|{{hiload}}|scram-sha-256" for rule in rules), rules
+
+
+def test_tls_follows_the_variable(host: Host) -> None:
+    if not tls_enabled(host):
+        # Off, the role leaves Debian's own ssl setting alone.
+        version = VERSIONS[host.system_info.release.split(".")[0]]
+        drop_in = host.file(f"/etc/postgresql/{version}/main/conf.d/20-hiload-reload.conf")
+        assert "ssl_cert_file" not in drop_in.content_string
+        return
+    assert sql(host, "SHOW ssl") == "on"
+    assert sql(host, "SHOW ssl_cert_file") == "/etc/ssl/hiload/host.crt"
+    assert sql(host, "SHOW ssl_min_protocol_version") == "TLSv1.2"
+    key = host.file("/etc/ssl/hiload/host.key")
+    assert (key.user, key.group, key.mode) == ("root", "ssl-cert", 0o640)
 
 
 def test_other_db_host_is_refused_even_with_the_password(host: Host) -> None:
