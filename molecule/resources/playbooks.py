@@ -8,10 +8,12 @@ assert_clean().
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 RECAP_LINE = re.compile(
@@ -69,6 +71,17 @@ def run_playbook(
         env={**os.environ, **(env or {})},
     )
     return PlaybookRun(result.returncode, result.stdout, result.stderr)
+
+
+@cache
+def check_mode_run() -> PlaybookRun:
+    """converge.yml with --check --diff on the converged hosts, run once per test session.
+
+    A scenario adds arguments through the verifier's HILOAD_CHECK_MODE_ARGS (single-host sets
+    -vvv, so the one run also serves its secrets grep).
+    """
+    extra = shlex.split(os.environ.get("HILOAD_CHECK_MODE_ARGS", ""))
+    return run_playbook(scenario_playbook(), "--check", "--diff", *extra)
 
 
 def write_playbook(directory: Path, text: str, name: str = "playbook.yml") -> Path:

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from playbooks import assert_clean, run_playbook, scenario_playbook
+from playbooks import assert_clean, check_mode_run
 
 
 def test_check_mode_changes_nothing() -> None:
-    run = run_playbook(scenario_playbook(), "--check", "--diff")
-    assert_clean(run, changes_allowed=False)
+    assert_clean(check_mode_run(), changes_allowed=False)
