@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint test-service test-bundle test-molecule lab down engine images venv bench-service
+.PHONY: help demo test lint test-service test-bundle test-molecule lab down engine images venv bench-service bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,9 @@ down: venv engine ## Remove the lab's containers and network, nothing else
 
 bench-service: venv ## Benchmark the service alone on loopback (table of ratios)
 	scripts/bench-service.sh
+
+bench: lab ## Benchmark the lab: tuned against naive, direct and the ceiling (reports/bench.md)
+	scripts/bench.sh
 
 engine: ## Start a Docker engine if none answers (installs docker.io on Debian)
 	@scripts/ensure-engine.sh

@@ -111,11 +111,17 @@ def run_wrk_together(commands: Sequence[list[str]], seconds: int) -> WrkRun:
         for command in commands
     ]
     runs = []
-    for process, command in zip(processes, commands, strict=True):
-        out, err = process.communicate(timeout=seconds + 60)
-        if process.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{err}")
-        runs.append(parse_wrk(out))
+    try:
+        for process, command in zip(processes, commands, strict=True):
+            out, err = process.communicate(timeout=seconds + 60)
+            if process.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{err}")
+            runs.append(parse_wrk(out))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return merge(runs)
 
 
