@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 from itertools import count
 
 from locust import FastHttpUser, constant_throughput, task
@@ -16,6 +17,9 @@ from locust import FastHttpUser, constant_throughput, task
 ID_LOW = int(os.environ.get("BENCH_ID_LOW", "1"))
 ID_HIGH = int(os.environ.get("BENCH_ID_HIGH", "1000"))
 USER_RPS = float(os.environ.get("BENCH_USER_RPS", "5"))
+# Item names are unique: each run names its items after itself, or a later run's creates
+# would collide with an earlier run's (409).
+RUN = uuid.uuid4().hex[:12]
 created = count(1)
 
 
@@ -32,7 +36,7 @@ class Client(FastHttpUser):
 
     @task(5)
     def create(self) -> None:
-        body = {"name": f"bench-locust-{next(created)}", "price": "9.99", "tags": ["bench"]}
+        body = {"name": f"bench-locust-{RUN}-{next(created)}", "price": "9.99", "tags": ["bench"]}
         self.client.post("/items", json=body, name="POST /items")
 
     @task(5)
