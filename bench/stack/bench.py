@@ -436,7 +436,9 @@ def main() -> int:
     STATE.mkdir(exist_ok=True)
     load_before = os.getloadavg()[0]
     remove_leftover_ceiling()
-    deployed = {"tuned": deploy("tuned")} if DEPLOY_FIRST else {}
+    # --flush-cache: a lab booted again (make down, make lab) may have new addresses, and
+    # site.yml would otherwise trust the cached facts of the old containers.
+    deployed = {"tuned": deploy("tuned", "--flush-cache")} if DEPLOY_FIRST else {}
     try:
         ids = seed()
         tuned_item = point("tuned GET /items/{id}", through(BASE_URL, ITEM, ids))
