@@ -1,8 +1,9 @@
 """Stub app instance for the nginx scenario: HTTP/1.1 keep-alive, counts the connections it accepts.
 
 GET /__stats answers {"connections": accepted connections, "requests": requests served}
-(itself not counted); /flaky answers 503 on port 8002 (after reading the request); any other
-request answers a JSON echo of what it received, padded past gzip's minimum length.
+(itself not counted); on port 8002, /flaky closes the connection without an answer and /busy
+answers 503 with Retry-After (both after reading the request); any other request answers a
+JSON echo of what it received, padded past gzip's minimum length.
 """
 
 import json
@@ -45,8 +46,14 @@ class Handler(BaseHTTPRequestHandler):
                 "padding": "x" * 2048,
             }
             body = json.dumps(echo).encode()
-        flaky = self.path == "/flaky" and self.server.server_address[1] == FLAKY_PORT
-        self.send_response(503 if flaky else 200)
+        failing = self.server.server_address[1] == FLAKY_PORT
+        if failing and self.path == "/flaky":
+            self.close_connection = True
+            return
+        busy = failing and self.path == "/busy"
+        self.send_response(503 if busy else 200)
+        if busy:
+            self.send_header("Retry-After", "2")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
