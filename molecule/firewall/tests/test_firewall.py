@@ -35,8 +35,8 @@ def test_unit_applies_the_rules_at_boot(host: Host) -> None:
     unit = host.service(UNIT)
     assert unit.is_enabled
     assert unit.is_running or unit.systemd_properties["ActiveState"] == "active"
-    assert host.file("/etc/hiload/firewall.nft").mode == 0o644
-    host.run_expect([0], "nft -c -f /etc/hiload/firewall.nft")
+    assert host.file("/etc/nftables.d/hiload-firewall.nft").mode == 0o644
+    host.run_expect([0], "nft -c -f /etc/nftables.d/hiload-firewall.nft")
 
 
 @pytest.mark.parametrize("action", ["reload", "stop-start"])
