@@ -55,11 +55,13 @@ def run_playbook(
     *args: str,
     extra_vars: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
+    inventory: str | None = None,
     timeout: int = 1200,
 ) -> PlaybookRun:
-    """ansible-playbook PLAYBOOK ARGS... with the scenario's inventory; never raises on failure."""
+    """ansible-playbook PLAYBOOK ARGS... with the scenario's inventory (or INVENTORY); never
+    raises on failure."""
     command = [str(Path(sys.executable).with_name("ansible-playbook"))]
-    command += ["-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), *args]
+    command += ["-i", inventory or os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), *args]
     if extra_vars is not None:
         command += ["-e", json.dumps(extra_vars)]
     result = subprocess.run(

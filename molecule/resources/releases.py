@@ -1,0 +1,51 @@
+"""Another release of the service for deploy tests: the project's wheelhouse with the service
+wheel rebuilt under a local version suffix (`0.1.0+<suffix>`), laid out and archived exactly as
+scripts/build-wheelhouse.sh does, so the app role installs it like any release."""
+
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+TAGS = ("cp311", "cp313")
+
+
+def _uv(project: Path) -> str:
+    found = shutil.which("uv") or str(project / ".state" / "uv" / "bin" / "uv")
+    assert Path(found).exists(), "uv is needed to build another service wheel (run: make venv)"
+    return found
+
+
+def another_wheelhouse(project: Path, root: Path, suffix: str) -> tuple[Path, str]:
+    """(wheelhouse directory under ROOT, the version it holds)."""
+    source = root / "source"
+    shutil.copytree(project / "service" / "hiload_api", source / "service" / "hiload_api")
+    shutil.copy(project / "README.md", source / "README.md")
+    pyproject = (project / "pyproject.toml").read_text()
+    match = re.search(r'^version = "([^"]+)"', pyproject, re.M)
+    assert match, "no version in pyproject.toml"
+    version = f"{match[1]}+{suffix}"
+    pyproject = re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M)
+    (source / "pyproject.toml").write_text(pyproject)
+    subprocess.run(
+        [_uv(project), "build", "--wheel", "--quiet", "--out-dir", str(root / "dist"), str(source)],
+        check=True,
+        timeout=300,
+    )
+    wheel = next((root / "dist").glob("hiload-*.whl"))
+    out = root / "wheelhouse"
+    for tag in TAGS:
+        tag_dir = out / tag
+        shutil.copytree(project / "build" / "wheelhouse" / tag, tag_dir)
+        for old in tag_dir.glob("hiload-*.whl"):
+            old.unlink()
+        shutil.copy(wheel, tag_dir)
+        requirements = (tag_dir / "requirements.txt").read_text()
+        requirements = re.sub(r"^hiload==.*$", f"hiload=={version}", requirements, flags=re.M)
+        (tag_dir / "requirements.txt").write_text(requirements)
+        (tag_dir / "RELEASE").write_text(f"{version}-{tag}\n")
+        with tarfile.open(out / f"{tag}.tar", "w") as archive:
+            for path in sorted(tag_dir.iterdir()):
+                archive.add(path, arcname=f"./{path.name}")
+    return out, version

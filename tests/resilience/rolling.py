@@ -1,0 +1,60 @@
+"""A rolling deploy or rollback under a steady stream of GETs and POSTs through nginx.
+
+Shared by tests/resilience (four nodes) and molecule/single-host (one host).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from loadgen import Outcome, SteadyLoad
+from playbooks import assert_clean, run_playbook
+from stack import PROJECT, Stack
+
+
+def served_versions(stack: Stack, samples: int = 12) -> set[str]:
+    """Versions the app answers with through nginx (openapi.json's info.version)."""
+    versions = set()
+    for _ in range(samples):
+        status, _, body = stack.get("/openapi.json")
+        assert status == 200
+        versions.add(json.loads(body)["info"]["version"])
+    return versions
+
+
+def nginx_upstream_errors(stack: Stack) -> int:
+    """Lines nginx logged about failing to reach or read an app instance, on every lb."""
+    total = 0
+    for name in stack.groups["lb"]:
+        log = stack.host(name).run(
+            "grep -cE 'upstream|connect\\(\\) failed' /var/log/nginx/error.log"
+        )
+        total += int(log.stdout.strip() or 0)
+    return total
+
+
+def assert_no_failures(load: SteadyLoad, what: str, minimum: int = 50) -> None:
+    assert len(load.outcomes) >= minimum, f"{what}: only {len(load.outcomes)} requests were sent"
+    failed = [(o.method, o.path, o.status) for o in load.failures()]
+    assert not failed, f"{what}: {len(failed)} of {len(load.outcomes)} failed: {failed[:20]}"
+
+
+def rollout(
+    stack: Stack, playbook: str, item_ids: list[int], ledger: list[Outcome], **extra: object
+) -> dict[str, object]:
+    errors_before = nginx_upstream_errors(stack)
+    started = time.monotonic()
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=30, posts_per_second=3) as load:
+        run = run_playbook(PROJECT / "playbooks" / playbook, extra_vars=extra or None, timeout=1500)
+    ledger.extend(o for o in load.outcomes if o.method == "POST")
+    assert_clean(run)
+    assert_no_failures(load, playbook)
+    # Drained before every restart: nginx never even tried an instance that was going away.
+    assert nginx_upstream_errors(stack) == errors_before, "nginx logged upstream errors"
+    return {
+        "requests": len(load.outcomes),
+        "posts": sum(o.method == "POST" for o in load.outcomes),
+        "failed": len(load.failures()),
+        "seconds": round(time.monotonic() - started),
+    }

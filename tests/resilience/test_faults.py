@@ -1,0 +1,255 @@
+"""Faults under a steady stream of requests through nginx: nothing a client sends is lost.
+
+Run by `molecule verify -s default` after the shared checks, in this order; each test leaves
+the stack as it found it. Figures (requests, failures, restart and recovery times) go to
+reports/resilience.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from loadgen import Outcome, SteadyLoad, closed_loop, summarise
+from releases import another_wheelhouse
+from rolling import assert_no_failures, rollout, served_versions
+from stack import PROJECT, Stack, docker, start_container, wait_until
+
+LOADGEN = Path(__file__).with_name("loadgen.py")
+
+
+def test_rolling_deploy_and_rollback_drop_no_request(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
+) -> None:
+    before = served_versions(stack)
+    wheelhouse, version = another_wheelhouse(PROJECT, tmp_path, "rolling")
+    deployed = rollout(
+        stack,
+        "deploy.yml",
+        item_ids,
+        ledger,
+        hiload_app_wheelhouse_dir=str(wheelhouse),
+        hiload_app_wheelhouse_build=False,
+    )
+    assert served_versions(stack) == {version}
+    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)
+    assert served_versions(stack) == before
+    stack.record(rolling_deploy=deployed, rollback=rolled_back)
+
+
+def main_pid(stack: Stack, name: str, unit: str) -> int:
+    return int(stack.host(name).check_output(f"systemctl show --property MainPID --value {unit}"))
+
+
+def test_killed_instance_is_restarted_within_5s_and_no_get_fails(
+    stack: Stack, item_ids: list[int]
+) -> None:
+    name = stack.groups["app"][0]
+    host = stack.host(name)
+    old = main_pid(stack, name, "hiload@1")
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=40, posts_per_second=0) as load:
+        time.sleep(2)
+        killed_at = time.monotonic()
+        host.run(f"kill -9 {old}")
+
+        def restarted() -> bool:
+            """systemd runs a new hiload@1 process"""
+            return main_pid(stack, name, "hiload@1") not in (0, old)
+
+        restart = wait_until(restarted, timeout=30, interval=0.1)
+        port = host.check_output("sed -n 's/^LISTEN_PORT=//p' /etc/hiload/instances/1.env")
+        probe = f"http://{stack.address(name)}:{port}/readyz"
+
+        def ready() -> bool:
+            """the new hiload@1 answers /readyz"""
+            return (
+                host.run(
+                    f"python3 -c \"import urllib.request as u; u.urlopen('{probe}', timeout=2)\""
+                ).rc
+                == 0
+            )
+
+        wait_until(ready, timeout=60)
+        ready_after = time.monotonic() - killed_at
+        time.sleep(2)
+    assert restart <= 5, f"systemd took {restart:.1f}s to restart hiload@1"
+    assert_no_failures(load, "kill -9 of hiload@1")
+    stack.record(
+        kill9={
+            "restart_s": round(restart, 2),
+            "ready_s": round(ready_after, 2),
+            "requests": len(load.outcomes),
+            "failed": len(load.failures()),
+        }
+    )
+
+
+def answered_by(stack: Stack, address: str) -> bool:
+    """Requests through nginx reach ADDRESS again."""
+    marker = f"/items?limit=1&probe={time.time_ns()}"
+    for _ in range(12):
+        stack.get(marker)
+    log = stack.host(stack.groups["lb"][0]).check_output("tail -n 300 /var/log/nginx/access.log")
+    return any(
+        marker in line and json.loads(line)["upstream_addr"].startswith(f"{address}:")
+        for line in log.splitlines()
+    )
+
+
+def test_stopped_app_host_loses_no_get_and_rejoins(
+    stack: Stack, item_ids: list[int], restore_container: list[str]
+) -> None:
+    name = stack.groups["app"][-1]
+    address = stack.address(name)
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=40, posts_per_second=0) as load:
+        time.sleep(2)
+        restore_container.append(name)
+        docker("stop", "--time", "20", name)
+        time.sleep(5)
+    assert_no_failures(load, f"docker stop {name}")
+    start_container(name)
+    restore_container.clear()
+    rejoined = wait_until(lambda: answered_by(stack, address), timeout=90, interval=1)
+    stack.record(
+        app_host_stopped={
+            "requests": len(load.outcomes),
+            "failed": len(load.failures()),
+            "rejoined_s": round(rejoined, 1),
+        }
+    )
+
+
+def test_postgresql_restart_answers_503_then_recovers_without_app_restart(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome]
+) -> None:
+    db = stack.host(stack.groups["db"][0])
+    pids = {name: main_pid(stack, name, "hiload@1") for name in stack.groups["app"]}
+    # Stopping postgresql.service only queues the clusters' stop: wait until none answers.
+    db.check_output("systemctl stop postgresql")
+
+    def down() -> bool:
+        """PostgreSQL refuses connections"""
+        return db.run("pg_isready --quiet").rc != 0
+
+    try:
+        wait_until(down, timeout=60)
+        outage = asyncio.run(outage_requests(stack, item_ids))
+    finally:
+        db.check_output("systemctl start postgresql")
+    back = time.monotonic()
+    ledger.extend(o for o in outage if o.method == "POST")
+    statuses = {o.status for o in outage}
+    assert statuses == {503}, f"during the outage: {sorted(statuses)}"
+    data = [o for o in outage if o.path != "/readyz"]
+    assert all(o.headers.get("retry-after") for o in data), "a 503 without Retry-After"
+    assert all(b"Traceback" not in o.body and b"SELECT" not in o.body for o in outage)
+
+    def serving() -> bool:
+        """/readyz and a read by id answer 200 through nginx"""
+        return stack.get("/readyz")[0] == 200 and stack.get(f"/items/{item_ids[0]}")[0] == 200
+
+    wait_until(serving, timeout=10, interval=0.2)
+    recovered = time.monotonic() - back
+    assert {name: main_pid(stack, name, "hiload@1") for name in stack.groups["app"]} == pids
+    stack.record(
+        postgresql_restart={"outage_requests": len(outage), "recovered_s": round(recovered, 2)}
+    )
+
+
+async def outage_requests(stack: Stack, item_ids: list[int]) -> list[Outcome]:
+    """A few of each kind of request while PostgreSQL is down."""
+    outcomes: list[Outcome] = []
+    for path in ("/readyz", f"/items/{item_ids[0]}", "/items?limit=5", "/items/stats"):
+        outcomes += await closed_loop(stack.lb_url + path, 2, 2.0, 10)
+    outcomes += await closed_loop(
+        stack.lb_url + "/items", 2, 2.0, 6, method="POST", prefix="outage"
+    )
+    return outcomes
+
+
+def rss_by_process(stack: Stack) -> dict[str, int]:
+    """KiB resident of every Uvicorn and nginx process of the stack, by host and pid."""
+    sizes = {}
+    for name in {*stack.groups["app"], *stack.groups["lb"]}:
+        listing = stack.host(name).check_output("ps -eo pid=,rss=,args=")
+        for line in listing.splitlines():
+            pid, rss, args = line.split(None, 2)
+            if "uvicorn" in args or args.startswith("nginx: worker"):
+                sizes[f"{name}/{pid}"] = int(rss)
+    return sizes
+
+
+def overload_from(
+    stack: Stack, name: str, url: str, concurrency: int, seconds: float
+) -> dict[str, object]:
+    """Run loadgen.py inside container NAME (python3 from stdin) and return its summary."""
+    out = docker(
+        "exec",
+        "-i",
+        name,
+        "python3",
+        "-",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(seconds),
+        stdin=LOADGEN.read_text(),
+    )
+    return json.loads(out)
+
+
+def test_overload_is_refused_fast_and_memory_stays_flat(stack: Stack, item_ids: list[int]) -> None:
+    url = f"{stack.lb_url}/items/{item_ids[0]}"
+    rounds = []
+    rss = [rss_by_process(stack)]
+    for _ in range(2):
+        # Beyond the instances' --limit-concurrency (the scenario sets 64 each, 256 in all).
+        outcomes = asyncio.run(closed_loop(url, 320, 8.0, 60_000))
+        rounds.append(summarise(outcomes))
+        rss.append(rss_by_process(stack))
+    # Far beyond nginx's per-client rate, from an app host (the controller is exempt).
+    limited = overload_from(stack, stack.groups["app"][0], url, 100, 5.0)
+    for summary in [*rounds, limited]:
+        # No timeout (status 0), no 5xx but the deliberate 503: nothing piles up unanswered.
+        assert set(summary["statuses"]) <= {"200", "429", "503"}, summary
+        # Accepted requests stay bounded, well inside the client's 10 s timeout ...
+        assert summary["ok_p99"] < 8.0, summary
+        # ... and a refusal costs less than an answer: excess load is shed, not queued.
+        assert summary["refused_p50"] <= summary["ok_p50"], summary
+    assert all("503" in summary["statuses"] for summary in rounds), rounds
+    assert "429" in limited["statuses"], limited
+    growth = {key: rss[2][key] - rss[1][key] for key in rss[1].keys() & rss[2].keys()}
+    assert max(growth.values()) < 20_000, f"RSS still growing in the second round (KiB): {growth}"
+    stack.record(
+        overload={
+            "rounds": rounds,
+            "rate_limited": limited,
+            "rss_growth_kib_second_round": max(growth.values()),
+        }
+    )
+
+
+def test_every_created_item_is_stored_whole(stack: Stack, ledger: list[Outcome]) -> None:
+    assert ledger, "no POST was sent by the fault tests"
+    db = stack.host(stack.groups["db"][0])
+    names = ",".join(f"'{o.name}'" for o in ledger)
+    rows = db.check_output(
+        "runuser -u postgres -- psql -d hiload -AtF '|' -c "
+        f"\"SELECT name, price, array_to_string(tags, ',') FROM items WHERE name IN ({names})\""
+    )
+    stored = {line.split("|")[0]: line.split("|")[1:] for line in rows.splitlines() if line}
+    created = [o for o in ledger if o.status == 201]
+    missing = [o.name for o in created if o.name not in stored]
+    assert not missing, (
+        f"{len(missing)} items answered 201 but are not in the database: {missing[:10]}"
+    )
+    # A failed POST may have committed before its answer was lost, but never in part.
+    for name, (price, tags) in stored.items():
+        assert price == "9.50", (name, price)
+        assert tags.startswith("loadgen,"), (name, tags)
+    stack.record(
+        posts={"sent": len(ledger), "created": len(created), "failed": len(ledger) - len(created)}
+    )
