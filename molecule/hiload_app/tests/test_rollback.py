@@ -3,10 +3,7 @@ stops the deploy with its journal, and hiload_app_rollback brings the first rele
 
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,11 +11,10 @@ import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 from playbooks import assert_clean, run_playbook, scenario_playbook
+from releases import another_wheelhouse
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-WHEELHOUSE = PROJECT / "build" / "wheelhouse"
 HOSTS = ("hiload-mol-hiload-app-12", "hiload-mol-hiload-app-13")
-TAGS = ("cp311", "cp313")
 PORT = 8001
 
 
@@ -49,51 +45,15 @@ def served(name: str) -> tuple[str, str]:
     return release, host.check_output(f"python3 -c {script!r}")
 
 
-def uv() -> str:
-    found = shutil.which("uv") or str(PROJECT / ".state" / "uv" / "bin" / "uv")
-    assert Path(found).exists(), "uv is needed to build the second service wheel"
-    return found
-
-
-def second_wheelhouse(root: Path) -> tuple[Path, str]:
-    """The project's wheelhouse with the service rebuilt under another local version."""
-    source = root / "source"
-    shutil.copytree(PROJECT / "service" / "hiload_api", source / "service" / "hiload_api")
-    shutil.copy(PROJECT / "README.md", source / "README.md")
-    pyproject = (PROJECT / "pyproject.toml").read_text()
-    version = re.search(r'^version = "([^"]+)"', pyproject, re.M)[1] + "+rollbacktest"
-    pyproject = re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M)
-    (source / "pyproject.toml").write_text(pyproject)
-    subprocess.run(
-        [uv(), "build", "--wheel", "--quiet", "--out-dir", str(root / "dist"), str(source)],
-        check=True,
-        timeout=300,
-    )
-    wheel = next((root / "dist").glob("hiload-*.whl"))
-    out = root / "wheelhouse"
-    for tag in TAGS:
-        tag_dir = out / tag
-        shutil.copytree(WHEELHOUSE / tag, tag_dir)
-        for old in tag_dir.glob("hiload-*.whl"):
-            old.unlink()
-        shutil.copy(wheel, tag_dir)
-        requirements = (tag_dir / "requirements.txt").read_text()
-        requirements = re.sub(r"^hiload==.*$", f"hiload=={version}", requirements, flags=re.M)
-        (tag_dir / "requirements.txt").write_text(requirements)
-        (tag_dir / "RELEASE").write_text(f"{version}-{tag}\n")
-        with tarfile.open(out / f"{tag}.tar", "w") as archive:
-            for path in sorted(tag_dir.iterdir()):
-                archive.add(path, arcname=f"./{path.name}")
-    return out, version
-
-
 Releases = dict[str, dict[str, tuple[str, str]]]
 
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Releases, str]:
     first = {name: served(name) for name in HOSTS}
-    wheelhouse, _ = second_wheelhouse(tmp_path_factory.mktemp("second-build"))
+    wheelhouse, _ = another_wheelhouse(
+        PROJECT, tmp_path_factory.mktemp("second-build"), "rollbacktest"
+    )
     second_build = {
         "hiload_app_wheelhouse_dir": str(wheelhouse),
         "hiload_app_wheelhouse_build": False,
