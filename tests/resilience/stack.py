@@ -114,6 +114,18 @@ def start_container(name: str) -> None:
     )
     docker("exec", name, "sh", "-c", script)
 
+    def booted() -> bool:
+        """systemd finished starting the container's units (the app instances among them)"""
+        state = subprocess.run(
+            ["docker", "exec", name, "systemctl", "is-system-running"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return state.stdout.strip() in ("running", "degraded")
+
+    wait_until(booted, timeout=120, interval=1)
+
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> float:
     """Seconds until CHECK held; fails the test after TIMEOUT."""
