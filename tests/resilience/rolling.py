@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from loadgen import Outcome, SteadyLoad
 from playbooks import assert_clean, run_playbook
+from releases import another_wheelhouse
 from stack import PROJECT, Stack
 
 
@@ -58,3 +60,24 @@ def rollout(
         "failed": len(load.failures()),
         "seconds": round(time.monotonic() - started),
     }
+
+
+def deploy_and_roll_back(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome], workdir: Path, suffix: str
+) -> None:
+    """deploy.yml of another build, then rollback.yml, each under the steady stream; the new
+    version is served after the first, the old one again after the second. Records both."""
+    before = served_versions(stack)
+    wheelhouse, version = another_wheelhouse(PROJECT, workdir, suffix)
+    deployed = rollout(
+        stack,
+        "deploy.yml",
+        item_ids,
+        ledger,
+        hiload_app_wheelhouse_dir=str(wheelhouse),
+        hiload_app_wheelhouse_build=False,
+    )
+    assert served_versions(stack) == {version}
+    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)
+    assert served_versions(stack) == before
+    stack.record(rolling_deploy=deployed, rollback=rolled_back)

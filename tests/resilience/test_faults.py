@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from loadgen import Outcome, SteadyLoad, closed_loop, summarise
-from releases import another_wheelhouse
-from rolling import assert_no_failures, rollout, served_versions
-from stack import PROJECT, Stack, docker, start_container, wait_until
+from rolling import assert_no_failures, deploy_and_roll_back
+from stack import Stack, docker, start_container, wait_until
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 
@@ -23,20 +22,7 @@ LOADGEN = Path(__file__).with_name("loadgen.py")
 def test_rolling_deploy_and_rollback_drop_no_request(
     stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
 ) -> None:
-    before = served_versions(stack)
-    wheelhouse, version = another_wheelhouse(PROJECT, tmp_path, "rolling")
-    deployed = rollout(
-        stack,
-        "deploy.yml",
-        item_ids,
-        ledger,
-        hiload_app_wheelhouse_dir=str(wheelhouse),
-        hiload_app_wheelhouse_build=False,
-    )
-    assert served_versions(stack) == {version}
-    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)
-    assert served_versions(stack) == before
-    stack.record(rolling_deploy=deployed, rollback=rolled_back)
+    deploy_and_roll_back(stack, item_ids, ledger, tmp_path, "rolling")
 
 
 def main_pid(stack: Stack, name: str, unit: str) -> int:

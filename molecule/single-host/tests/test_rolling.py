@@ -9,8 +9,7 @@ sys.path.insert(0, str(PROJECT / "tests" / "resilience"))
 sys.path.insert(0, str(PROJECT / "molecule" / "resources"))
 
 from loadgen import Outcome  # noqa: E402
-from releases import another_wheelhouse  # noqa: E402
-from rolling import rollout, served_versions  # noqa: E402
+from rolling import deploy_and_roll_back  # noqa: E402
 from stack import Stack, inventory_file, inventory_groups  # noqa: E402
 
 FIGURES = PROJECT / "reports" / "resilience-single-host.json"
@@ -20,18 +19,5 @@ def test_rolling_deploy_on_one_host_drops_no_request(tmp_path: Path) -> None:
     inventory = inventory_file()
     stack = Stack(inventory, inventory_groups(inventory), figures_file=FIGURES)
     item_ids = stack.seed_items(5)
-    before = served_versions(stack)
-    wheelhouse, version = another_wheelhouse(PROJECT, tmp_path, "single")
     ledger: list[Outcome] = []
-    deployed = rollout(
-        stack,
-        "deploy.yml",
-        item_ids,
-        ledger,
-        hiload_app_wheelhouse_dir=str(wheelhouse),
-        hiload_app_wheelhouse_build=False,
-    )
-    assert served_versions(stack) == {version}
-    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)
-    assert served_versions(stack) == before
-    stack.record(rolling_deploy=deployed, rollback=rolled_back)
+    deploy_and_roll_back(stack, item_ids, ledger, tmp_path, "single")
