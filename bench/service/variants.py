@@ -1,6 +1,9 @@
-"""The service plus alternative ways of serializing GET /items/{id}, for comparison only.
+"""The service plus alternative ways of serving GET /healthz and GET /items/{id}, for
+comparison only.
 
-Each variant reads the same row; they differ only in who turns it into JSON.
+``/bench/framework/...`` are the service's own FastAPI endpoints on paths the fast lane does
+not take: what the lane saves. The serialization variants read the same row; they differ only
+in who turns it into JSON.
 """
 
 from __future__ import annotations
@@ -10,23 +13,38 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Response
 from pydantic import TypeAdapter
 
+from hiload_api.api import health, items
 from hiload_api.api.deps import DbDep
 from hiload_api.api.items import Item, ItemId
+from hiload_api.batching import Coalescer
 from hiload_api.main import create_app as create_service_app
 
-SQL_ITEM_ROW = "SELECT id, name, price, tags, created_at FROM items WHERE id = $1"
+SQL_ITEM_ROWS = "SELECT id, name, price, tags, created_at FROM items WHERE id = ANY($1::bigint[])"
 ITEM_ADAPTER = TypeAdapter(Item)
 
 
 def create_app() -> FastAPI:
     app = create_service_app()
+    app.add_api_route("/bench/framework/healthz", health.healthz, response_class=Response)
+    app.add_api_route("/bench/framework/items/{item_id}", items.get_item, response_class=Response)
+
+    rows: Coalescer[int, dict[str, Any]] | None = None
 
     async def fetch(database: DbDep, item_id: int) -> dict[str, Any]:
-        async with database.connection() as conn:
-            row = await conn.fetchrow(SQL_ITEM_ROW, item_id)
+        # Rows coalesced like the service's own reads, so only the serialization differs.
+        nonlocal rows
+        if rows is None:
+
+            async def fetch_many(item_ids: list[int]) -> dict[int, dict[str, Any]]:
+                async with database.connection() as conn:
+                    found = await conn.fetch(SQL_ITEM_ROWS, item_ids)
+                return {row["id"]: dict(row) for row in found}
+
+            rows = Coalescer(fetch_many)
+        row = await rows.get(item_id)
         if row is None:
             raise HTTPException(404)
-        return dict(row)
+        return row
 
     @app.get("/bench/declared/{item_id}")
     async def declared(item_id: ItemId, database: DbDep) -> Item:

@@ -11,6 +11,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from hiload_api.batching import Coalescer
+
 logger = logging.getLogger(__name__)
 
 # A local Redis answers in well under a millisecond; waiting longer than this costs more
@@ -30,6 +32,8 @@ class ItemCache:
         self._ttl = ttl
         self._skip_reads_until = 0.0
         self._failing = False
+        # Hits for the ids asked for in the same turn of the loop come back in one MGET.
+        self._reads: Coalescer[int, bytes] = Coalescer(self._get_many)
 
     @classmethod
     def from_url(cls, url: str, ttl: int) -> ItemCache:
@@ -53,14 +57,22 @@ class ItemCache:
     async def get(self, item_id: int) -> bytes | None:
         if self._client is None or monotonic() < self._skip_reads_until:
             return None
+        return await self._reads.get(item_id)
+
+    async def _get_many(self, item_ids: list[int]) -> dict[int, bytes]:
+        assert self._client is not None
         try:
-            value = await self._client.get(KEY_PREFIX + str(item_id))
+            values = await self._client.mget([KEY_PREFIX + str(item_id) for item_id in item_ids])
         except CACHE_ERRORS as exc:
             self._failed(exc)
-            return None
+            return {}
         self._recovered()
         # The client does not decode responses, so a hit is always bytes.
-        return value if isinstance(value, bytes) else None
+        return {
+            item_id: value
+            for item_id, value in zip(item_ids, values, strict=True)
+            if isinstance(value, bytes)
+        }
 
     async def put(self, item_id: int, body: bytes) -> None:
         if self._client is None or monotonic() < self._skip_reads_until:

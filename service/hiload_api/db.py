@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
 from typing import TypeAlias, TypedDict
@@ -16,6 +16,7 @@ import asyncpg
 from asyncpg.connection import LoggedQuery
 from asyncpg.pool import PoolConnectionProxy
 
+from hiload_api.batching import Coalescer
 from hiload_api.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,12 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 ITEM_COLUMNS = "id, name, price, tags, created_at"
 ITEM_JSON = "row_to_json(item)::text"
 
-SQL_GET_ITEM = f"SELECT {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id = $1) AS item"
+# Single reads arrive coalesced (see batching.py): one statement serves every id asked for
+# in the same turn of the event loop.
+SQL_GET_ITEMS = (
+    f"SELECT id, {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id = ANY($1::bigint[]))"
+    " AS item"
+)
 SQL_INSERT_ITEM = (
     f"WITH item AS (INSERT INTO items (name, price, tags) VALUES ($1, $2, $3)"
     f" RETURNING {ITEM_COLUMNS}) SELECT {ITEM_JSON} FROM item"
@@ -81,7 +87,7 @@ SQL_PING = "SELECT 1"
 
 # Label for the query-duration histogram: a fixed set, so Prometheus cardinality stays bounded.
 QUERY_NAMES = {
-    SQL_GET_ITEM: "get_item",
+    SQL_GET_ITEMS: "get_items",
     SQL_INSERT_ITEM: "insert_item",
     SQL_UPDATE_ITEM: "update_item",
     SQL_DELETE_ITEM: "delete_item",
@@ -109,11 +115,25 @@ MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 @dataclass
 class Database:
-    """The pool plus what asyncpg does not count itself: callers waiting for a connection."""
+    """The pool, what asyncpg does not count itself (callers waiting for a connection), and
+    the coalesced reads of single items."""
 
     pool: Pool
     default_wait: float
     waiting: int = 0
+    _item_reads: Coalescer[int, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._item_reads = Coalescer(self._items_json)
+
+    async def item_json(self, item_id: int) -> str | None:
+        """One item as JSON text, or None; read together with the other ids asked for now."""
+        return await self._item_reads.get(item_id)
+
+    async def _items_json(self, item_ids: list[int]) -> dict[int, str]:
+        async with self.connection() as conn:
+            rows = await conn.fetch(SQL_GET_ITEMS, item_ids)
+        return {item_id: body for item_id, body in rows}
 
     @asynccontextmanager
     async def connection(self, wait: float | None = None) -> AsyncIterator[Connection]:

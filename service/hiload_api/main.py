@@ -19,6 +19,7 @@ from hiload_api.cache import ItemCache
 from hiload_api.config import Settings, SettingsError, load_settings
 from hiload_api.db import create_database
 from hiload_api.errors import install_error_handlers
+from hiload_api.fastlane import FastLane
 from hiload_api.metrics import Metrics, MetricsMiddleware
 from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
 from hiload_api.static import DOCS_STATIC_PREFIX, swagger_ui_dir
@@ -80,11 +81,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's OpenTelemetry support checks for providers on every request; the service
+        # exports Prometheus metrics of its own instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    # Added last, so outermost: metrics see every request, including the refused ones.
+    app.include_router(health.router)
+    app.include_router(items.router)
+    app.include_router(metrics.router)
+    app.include_router(docs.router)
+    app.mount(DOCS_STATIC_PREFIX, StaticFiles(directory=swagger_ui_dir()), name="docs-static")
+    # Each middleware added wraps the ones before it. The fast lane is innermost, so the
+    # answers it gives pass through the same size limit, root path, CORS and metrics.
+    app.add_middleware(FastLane)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
@@ -97,11 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type"],
             allow_credentials=False,
         )
+    # Added last, so outermost: metrics see every request, including the refused ones.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-
-    app.include_router(health.router)
-    app.include_router(items.router)
-    app.include_router(metrics.router)
-    app.include_router(docs.router)
-    app.mount(DOCS_STATIC_PREFIX, StaticFiles(directory=swagger_ui_dir()), name="docs-static")
     return app

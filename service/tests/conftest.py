@@ -88,9 +88,9 @@ class Served:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Served]:
-    """Run create_app(settings) under uvicorn with httptools, as the app role does."""
-    app = create_app(settings)
+async def serve(settings: Settings, app: FastAPI | None = None) -> AsyncIterator[Served]:
+    """Run create_app(settings), or app, under uvicorn with httptools, as the app role does."""
+    app = app or create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
