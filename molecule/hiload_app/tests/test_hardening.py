@@ -2,18 +2,14 @@
 holds no capability, cannot gain any, is seccomp-filtered, sees a read-only system but for its
 state directory, and the API still serves reads and writes through asyncpg inside it."""
 
-import json
 import re
-import shlex
-from functools import cache
 
 import pytest
+from conftest import INSTANCES, run_probe
 from testinfra.host import Host
 
 testinfra_hosts = ["app"]
 
-INSTANCES = (1, 2)  # hiload_app_instances in molecule.yml
-BASE_PORT = 8000
 # systemd-analyze security's "OK" band ends here; the issue's target.
 MAX_EXPOSURE = 2.0
 EXPOSURE = re.compile(r"Overall exposure level for hiload@\d+\.service: (\d+\.\d+)")
@@ -56,10 +52,8 @@ print(json.dumps(report))
 """
 
 
-@cache
 def probe(host: Host) -> dict[str, dict[str, object]]:
-    script = f"INSTANCES = {INSTANCES!r}\nBASE_PORT = {BASE_PORT}\n{PROBE}"
-    return json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    return run_probe(host, PROBE)
 
 
 @pytest.mark.parametrize("index", INSTANCES)

@@ -1,17 +1,13 @@
 """hiload_app: instances under systemd, as the service user, with their limits, loop and parser."""
 
-import json
 import re
-import shlex
-from functools import cache
 
 import pytest
+from conftest import INSTANCES, run_probe
 from testinfra.host import Host
 
 testinfra_hosts = ["app"]
 
-INSTANCES = (1, 2)  # hiload_app_instances in molecule.yml
-BASE_PORT = 8000
 LIMIT_NOFILE = 16000  # hiload_app_limit_nofile in molecule.yml
 
 # Everything the tests read about the instances, gathered in one round trip per host
@@ -50,10 +46,8 @@ print(json.dumps(report))
 """
 
 
-@cache
 def probe(host: Host) -> dict[str, dict[str, object]]:
-    script = f"INSTANCES = {INSTANCES!r}\nBASE_PORT = {BASE_PORT}\n{PROBE}"
-    return json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    return run_probe(host, PROBE)
 
 
 @pytest.mark.parametrize("index", INSTANCES)
