@@ -9,7 +9,7 @@ every caller its own value.
 
 At most two batches are out at once by default: keys asked for meanwhile wait for one to come
 back, then leave together. Under load a batch grows to what arrives in a round trip (group
-commit) while the other batch is out, so the loop never idles on a single one; a lone read
+commit) while the other batch is out, so the loop is not left waiting on one; a lone read
 waits for nothing, its batch of one leaving on the loop's next turn. (One at a time made
 bigger batches but left the loop waiting on each round trip: in A/B runs of `make
 bench-service`, cached reads served 0.40-0.53x of /healthz's rate with one, 0.65-0.73x with
