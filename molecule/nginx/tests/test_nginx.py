@@ -93,6 +93,17 @@ def test_static_file_never_reaches_the_upstream(host: Host) -> None:
     assert all(after[p]["requests"] == before[p]["requests"] for p in STUB_PORTS)
 
 
+def test_static_source_is_published_beside_the_files_put_there_on_the_host(host: Host) -> None:
+    page = host.file("/var/www/hiload/static/docs/page.txt")
+    assert page.user == "root"
+    assert page.mode == 0o644
+    assert host.file("/var/www/hiload/static/docs").mode == 0o755
+    response = probe(host, f"{BASE}/static/docs/page.txt", "--once")
+    assert response["status"] == 200
+    assert response["body"] == "published from the controller\n"
+    assert probe(host, f"{BASE}/static/hello.txt", "--once")["body"] == "static hello\n"
+
+
 def test_body_over_the_limit_is_refused_with_413(host: Host) -> None:
     small = ("--once", "--method", "POST", "--body-bytes", "1024")
     large = ("--once", "--method", "POST", "--body-bytes", str(128 * 1024))
