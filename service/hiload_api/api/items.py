@@ -47,7 +47,9 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tags = Annotated[list[Tag], Field(max_length=16)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# The largest bigint: ids beyond it cannot exist.
+MAX_ITEM_ID = 2**63 - 1
+ItemId = Annotated[int, Path(ge=1, le=MAX_ITEM_ID)]
 
 
 class ItemCreate(BaseModel):
