@@ -1,5 +1,7 @@
 """Optional Redis cache-aside for single items. Redis is an accelerator, never a dependency:
-every failure degrades to "miss" and the caller reads PostgreSQL."""
+every failure degrades to "miss" and the caller reads PostgreSQL. In front of Redis, each
+process keeps the items it read in a near cache that Redis keeps coherent
+(hiload_api.nearcache)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from hiload_api.batching import Coalescer
+from hiload_api.nearcache import InvalidationListener, NearCache
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +30,23 @@ CACHE_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 class ItemCache:
-    def __init__(self, client: Redis | None, ttl: int) -> None:
+    def __init__(self, client: Redis | None, ttl: int, local_items: int = 0) -> None:
         self._client = client
         self._ttl = ttl
         self._skip_reads_until = 0.0
         self._failing = False
         # Hits for the ids asked for in the same turn of the loop come back in one MGET.
         self._reads: Coalescer[int, bytes] = Coalescer(self._get_many)
+        # Stays empty (nothing tracked) until start(), and for good with local_items=0.
+        self.near = NearCache(local_items, max_age=ttl)
+        self._listener = (
+            InvalidationListener(client, KEY_PREFIX, self.near)
+            if client is not None and local_items > 0
+            else None
+        )
 
     @classmethod
-    def from_url(cls, url: str, ttl: int) -> ItemCache:
+    def from_url(cls, url: str, ttl: int, local_items: int = 0) -> ItemCache:
         if not url:
             return cls(None, ttl)
         client = Redis.from_url(
@@ -48,31 +58,45 @@ class ItemCache:
             retry=Retry(NoBackoff(), 0),
             max_connections=MAX_CONNECTIONS,
         )
-        return cls(client, ttl)
+        return cls(client, ttl, local_items)
 
     @property
     def enabled(self) -> bool:
         return self._client is not None
 
+    def start(self) -> None:
+        """Begin following Redis's invalidations (needs the running loop); the near cache
+        holds items only while they arrive."""
+        if self._listener is not None:
+            self._listener.start()
+
     async def get(self, item_id: int) -> bytes | None:
         if self._client is None or monotonic() < self._skip_reads_until:
             return None
+        # A near hit returns without suspending: no round trip, no wake-up.
+        body = self.near.get(item_id)
+        if body is not None:
+            return body
         return await self._reads.get(item_id)
 
     async def _get_many(self, item_ids: list[int]) -> dict[int, bytes]:
         assert self._client is not None
+        found: dict[int, bytes] = {}
+        token = self.near.reading(item_ids)
         try:
             values = await self._client.mget([KEY_PREFIX + str(item_id) for item_id in item_ids])
+            self._recovered()
+            # The client does not decode responses, so a hit is always bytes.
+            found = {
+                item_id: value
+                for item_id, value in zip(item_ids, values, strict=True)
+                if isinstance(value, bytes)
+            }
         except CACHE_ERRORS as exc:
             self._failed(exc)
-            return {}
-        self._recovered()
-        # The client does not decode responses, so a hit is always bytes.
-        return {
-            item_id: value
-            for item_id, value in zip(item_ids, values, strict=True)
-            if isinstance(value, bytes)
-        }
+        finally:
+            self.near.read(token, item_ids, found)
+        return found
 
     async def put(self, item_id: int, body: bytes) -> None:
         if self._client is None or monotonic() < self._skip_reads_until:
@@ -93,8 +117,15 @@ class ItemCache:
             self._failed(exc)
         else:
             self._recovered()
+        finally:
+            # Redis's invalidation is on its way to every process, this one too; dropping the
+            # item here as well means a read after this write never sees the old item — and a
+            # read from Redis still on its way is marked not to be kept.
+            self.near.invalidate((item_id,))
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         if self._client is not None:
             await self._client.aclose()
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
     redis_url: str = ""
     cache_ttl: Annotated[int, Field(ge=1, le=86_400)] = 60
+    # Items each process keeps in memory in front of Redis, coherent through Redis's
+    # invalidations (hiload_api.nearcache); 0 turns the near cache off.
+    cache_local_items: Annotated[int, Field(ge=0, le=1_000_000)] = 10_000
     log_level: LogLevel = "info"
     root_path: str = ""
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024

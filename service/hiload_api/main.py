@@ -37,10 +37,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app_metrics: Metrics = app.state.metrics
     database = await create_database(settings, app_metrics.observe_query)
-    cache = ItemCache.from_url(settings.redis_url, settings.cache_ttl)
+    cache = ItemCache.from_url(settings.redis_url, settings.cache_ttl, settings.cache_local_items)
+    cache.start()
     app.state.db = database
     app.state.cache = cache
     app_metrics.pool.database = database
+    app_metrics.near_cache.near = cache.near
     # Everything alive now lives as long as the process. Frozen, it is no longer walked by
     # every full collection, which otherwise stalls the loop for tens of milliseconds.
     gc.freeze()
@@ -48,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app_metrics.pool.database = None
+        app_metrics.near_cache.near = None
         await cache.close()
         try:
             await asyncio.wait_for(database.pool.close(), POOL_CLOSE_TIMEOUT)

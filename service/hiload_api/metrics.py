@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hiload_api.db import Database
+from hiload_api.nearcache import NearCache
 
 # Requests that matched no route share one label value, so scanners probing random paths
 # cannot blow up the number of time series.
@@ -44,6 +45,26 @@ class PoolCollector(Collector):
         )
         yield GaugeMetricFamily(
             "hiload_db_pool_waiting", "Requests waiting for a connection", value=database.waiting
+        )
+
+
+class NearCacheCollector(Collector):
+    """The near cache's state at scrape time (hiload_api.nearcache)."""
+
+    def __init__(self) -> None:
+        self.near: NearCache | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        near = self.near
+        if near is None:
+            return
+        yield GaugeMetricFamily(
+            "hiload_cache_local_items", "Items held in the process's near cache", value=len(near)
+        )
+        yield GaugeMetricFamily(
+            "hiload_cache_local_tracking",
+            "1 while Redis's invalidations arrive (the near cache is in use), else 0",
+            value=int(near.tracking),
         )
 
 
@@ -80,6 +101,8 @@ class Metrics:
         loop_tasks.set_function(lambda: len(asyncio.all_tasks()))
         self.pool = PoolCollector()
         self.registry.register(self.pool)
+        self.near_cache = NearCacheCollector()
+        self.registry.register(self.near_cache)
         # labels() validates and locks on every call; the label sets are few, so keep the children.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._query_children: dict[str, Histogram] = {}

@@ -1,4 +1,5 @@
-"""From the one allowed (app) host: the ACL user gets in, anonymous and wrong passwords do not."""
+"""From the one allowed (app) host: the ACL user gets in and may do what the service does,
+anonymous and wrong passwords do not."""
 
 import pytest
 from testinfra.host import Host
@@ -18,6 +19,17 @@ def test_app_user_reads_and_writes(host: Host, server: str) -> None:
     credentials = f"--user hiload --pass {password}"
     assert cli(host, server, credentials, "SET probe 1 EX 60").stdout.strip() == "OK"
     assert cli(host, server, credentials, "GET probe").stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("server", CACHE_HOSTS)
+def test_app_user_may_follow_invalidations(host: Host, server: str) -> None:
+    # What the service's near cache runs on its tracking connection (hiload_api.nearcache).
+    password = host.ansible.get_variables()["redis_app_password"]
+    credentials = f"--user hiload --pass {password}"
+    tracking = "CLIENT TRACKING ON BCAST PREFIX hiload:item:v1:"
+    assert cli(host, server, credentials, tracking).stdout.strip() == "OK"
+    subscribe = cli(host, server, credentials, "SUBSCRIBE __redis__:invalidate")
+    assert "__redis__:invalidate" in subscribe.stdout, subscribe.stdout + subscribe.stderr
 
 
 @pytest.mark.parametrize("server", CACHE_HOSTS)

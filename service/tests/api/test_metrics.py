@@ -45,3 +45,5 @@ async def test_loop_pool_and_query_gauges_are_exported(client: httpx.AsyncClient
     assert float(samples["hiload_db_pool_idle"]) >= 0
     assert float(samples["hiload_db_pool_waiting"]) == 0
     assert float(samples['hiload_db_query_duration_seconds_count{query="ping"}']) >= 1
+    assert float(samples["hiload_cache_local_items"]) >= 0
+    assert float(samples["hiload_cache_local_tracking"]) in (0, 1)
