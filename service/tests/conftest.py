@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 import uvloop
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from hiload_api.config import Settings
 from hiload_api.db import migrate
@@ -130,3 +131,13 @@ async def sql(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client of the tests' Redis, to see and change what the cache holds."""
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

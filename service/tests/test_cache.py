@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -14,15 +13,6 @@ from tests.servers import RedisServer
 
 # Enough attempts to outlast the cache's back-off after Redis comes back, without a clock.
 RECOVERY_ATTEMPTS = 100
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_a_read_fills_the_cache_with_the_response_body(

@@ -63,15 +63,6 @@ async def mget_calls(redis: Redis) -> int:
 
 
 @pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def other(settings: Settings, served: Served) -> AsyncIterator[Served]:
     """A second instance on the same PostgreSQL and Redis, like hiload@2 or another host."""
     async with serve(settings) as running:
