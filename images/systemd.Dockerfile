@@ -14,6 +14,12 @@ RUN apt-get update \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
+# The apt module's cache_valid_time reads the age of update-success-stamp, which only this hook
+# (Ubuntu's update-notifier-common ships it, Debian nothing) keeps: without it every apt task
+# with cache_valid_time fetched the package lists again once they were an hour old.
+RUN printf '%s\n' 'APT::Update::Post-Invoke-Success {"touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null || true";};' \
+        >/etc/apt/apt.conf.d/15update-stamp
+
 # Units that have no job in a container and only slow the boot or fail.
 RUN systemctl mask getty.target console-getty.service systemd-logind.service \
         systemd-udevd.service systemd-udev-trigger.service systemd-remount-fs.service \
