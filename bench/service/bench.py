@@ -36,6 +36,8 @@ ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 # GET /items/{id} picks ids from this hot set (what a cache is for), loaded into Redis
 # before the cached run so that it measures hits, not a cache filling up.
 HOT_IDS = 2_000
+# Rounds of /healthz then cached reads on one process; the table shows the median round.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 READY_ATTEMPTS = 300
 MB = 1024 * 1024
 
@@ -126,6 +128,23 @@ def wrk(server: Server, path: str, random_ids: bool = False) -> Load:
         f" p50 {load.p50}, p99 {load.p99}, errors {load.errors}"
     )
     return load
+
+
+def alternating(server: Server, path: str) -> list[tuple[Load, Load]]:
+    """``/healthz`` then ``path`` (random hot ids) on the same process, ROUNDS times over: the
+    machine's drift over a minute (other work, its CPU's turbo) moves a single pair's ratio by
+    more than a cached read costs, and it moves both sides of a round alike."""
+    return [(wrk(server, "/healthz"), wrk(server, path, random_ids=True)) for _ in range(ROUNDS)]
+
+
+def median_round(rounds: list[tuple[Load, Load]]) -> tuple[Load, Load]:
+    """The round whose req/s ratio is the median of all rounds'."""
+    ordered = sorted(rounds, key=lambda pair: pair[1].rps / pair[0].rps)
+    return ordered[len(ordered) // 2]
+
+
+def round_ratios(rounds: list[tuple[Load, Load]]) -> str:
+    return ", ".join(f"{measured.rps / baseline.rps:.2f}x" for baseline, measured in rounds)
 
 
 def read_every_hot_item(server: Server) -> None:
@@ -232,7 +251,9 @@ def run() -> str:
             python_bytes = wrk(service, "/bench/python-bytes/", random_ids=True)
 
         say("Service as deployed, with Redis")
-        env = base_env | {"HILOAD_REDIS_URL": redis.url}
+        # Deployed settings but a TTL that outlasts the cached rounds (60 s by default): they
+        # measure hits, and an item expiring mid-run would turn into PostgreSQL reads.
+        env = base_env | {"HILOAD_REDIS_URL": redis.url, "HILOAD_CACHE_TTL": "3600"}
         with uvicorn("hiload_api.main:create_app", env, factory=True) as deployed:
             with urllib.request.urlopen(deployed.url + item, timeout=5):
                 pass
@@ -241,19 +262,20 @@ def run() -> str:
             read_every_hot_item(deployed)
             # The cached line's baseline is measured on the same process just before it, not
             # a minute earlier on another one: other work on the machine drifts in between.
-            deployed_healthz = wrk(deployed, "/healthz")
-            cached = wrk(deployed, "/items/", random_ids=True)
+            cached_rounds = alternating(deployed, "/items/")
 
         say("Service with Redis, near cache off: every hit a round trip to Redis")
         with uvicorn(
             "hiload_api.main:create_app", env | {"HILOAD_CACHE_LOCAL_ITEMS": "0"}, factory=True
         ) as remote_only:
-            remote_healthz = wrk(remote_only, "/healthz")
-            from_redis = wrk(remote_only, "/items/", random_ids=True)
+            read_every_hot_item(remote_only)
+            remote_rounds = alternating(remote_only, "/items/")
     finally:
         redis.stop()
         postgres.destroy()
 
+    deployed_healthz, cached = median_round(cached_rounds)
+    remote_healthz, from_redis = median_round(remote_rounds)
     growth = export_peak - export_before
     load_after = os.getloadavg()[0]
     lines = [
@@ -299,6 +321,10 @@ def run() -> str:
             "Item via pydantic-core `dump_json`", python_bytes, ("PostgreSQL JSON", framework_pg)
         ),
         "",
+        f"The two cached lines show the median of {ROUNDS} rounds of `/healthz` then cached"
+        f" reads on one process; every round's req/s ratio: as deployed"
+        f" {round_ratios(cached_rounds)}; near cache off {round_ratios(remote_rounds)}.",
+        "",
         "| Measure | Result | Target |",
         "| --- | --- | --- |",
         f"| `GET /items/export`, {ROWS:,} rows | {rows_per_second:,.0f} rows/s"
@@ -318,10 +344,7 @@ def run() -> str:
             from_pg,
             framework_healthz,
             framework_pg,
-            deployed_healthz,
-            cached,
-            remote_healthz,
-            from_redis,
+            *(load for pair in cached_rounds + remote_rounds for load in pair),
             declared,
             encoder,
             python_bytes,
