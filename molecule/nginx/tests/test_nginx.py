@@ -42,7 +42,7 @@ def test_every_proxying_location_keeps_upstream_connections(host: Host) -> None:
     for body in proxying:
         assert "proxy_http_version 1.1;" in body
         assert 'proxy_set_header Connection "";' in body
-    assert "keepalive 256;" in config
+    assert "keepalive 64;" in config
 
 
 def test_upstream_connections_are_reused(host: Host) -> None:
