@@ -419,8 +419,10 @@ def report(r: Results, load_before: float) -> tuple[str, list[bool]]:
         f" 0: {verdict(targets[3])} |",
         "",
         "`tuned, lb1 by address` is the tuned profile through nginx at lb1's container address,"
-        " bypassing the docker-proxy that publishes 127.0.0.1:8080: the difference to `tuned` is"
-        " Docker's port publishing, not nginx. Mix latencies are locust's; their plot over time"
+        " bypassing Docker's publishing of 127.0.0.1:8080 (a kernel DNAT rule when dockerd runs"
+        " with --userland-proxy=false, as the make targets start it; a docker-proxy process"
+        " otherwise): the difference to `tuned` is that hop, not nginx. Mix latencies are"
+        " locust's; their plot over time"
         " is `reports/bench/latency.png`, locust's reports `reports/bench/locust-*.html`.",
     ]
     if load_before > 1.0:
