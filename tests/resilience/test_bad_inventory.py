@@ -35,6 +35,10 @@ CASES = {
         {"hiload_app_timeout_keep_alive": 10},
         ("hiload_app_timeout_keep_alive", "nginx_upstream_keepalive_timeout"),
     ),
+    "idle upstream connections fill the instances": Case(
+        {"nginx_upstream_keepalive": 4096},
+        ("nginx_upstream_keepalive", "hiload_app_limit_concurrency"),
+    ),
     "connection budget over max_connections": Case(
         {"hiload_app_pool_max": 60}, ("postgresql_max_connections", "hiload_app_pool_max")
     ),
