@@ -41,7 +41,7 @@ class NearCache:
     """The bookkeeping, without I/O: what is held, what is being read, what was invalidated."""
 
     def __init__(self, max_items: int, max_age: float) -> None:
-        self.max_items = max_items
+        self._max_items = max_items
         self._max_age = max_age
         self._items: dict[int, tuple[bytes, float]] = {}
         self._reading: Counter[int] = Counter()
@@ -62,13 +62,20 @@ class NearCache:
             return None
         return entry[0]
 
-    def reading(self, keys: Iterable[int]) -> int:
-        """Mark keys as being read from Redis; pass the returned token to ``read``."""
+    def reading(self, keys: Iterable[int]) -> int | None:
+        """Mark keys as being read from Redis; pass the returned token to ``read``.
+
+        Without tracking (the near cache off, or Redis's invalidations lost) nothing is marked:
+        no read begun now can be kept, as tracking_started() moves the epoch on."""
+        if not self.tracking:
+            return None
         self._reading.update(keys)
         return self._epoch
 
-    def read(self, token: int, keys: Iterable[int], found: Mapping[int, bytes]) -> None:
+    def read(self, token: int | None, keys: Iterable[int], found: Mapping[int, bytes]) -> None:
         """The read marked by ``token`` is over (also when it failed: ``found`` empty)."""
+        if token is None:
+            return
         keep = self.tracking and token == self._epoch
         expires = monotonic() + self._max_age
         for key in keys:
@@ -101,7 +108,7 @@ class NearCache:
     def _put(self, key: int, value: bytes, expires: float) -> None:
         items = self._items
         items.pop(key, None)
-        if len(items) >= self.max_items:
+        if len(items) >= self._max_items:
             # Oldest first: dicts keep insertion order, so this is FIFO eviction.
             del items[next(iter(items))]
         items[key] = (value, expires)
