@@ -2,18 +2,21 @@
 
 GET /__stats answers {"connections": accepted connections, "requests": requests served}
 (itself not counted); on port 8002, /flaky closes the connection without an answer and /busy
-answers 503 with Retry-After (both after reading the request); any other request answers a
-JSON echo of what it received, padded past gzip's minimum length.
+answers 503 with Retry-After (both after reading the request); /slow answers after
+SLOW_SECONDS; any other request answers a JSON echo of what it received, padded past gzip's
+minimum length.
 """
 
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 STATS = {"connections": 0, "requests": 0}
 FLAKY_PORT = 8002
+SLOW_SECONDS = 3
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -46,6 +49,8 @@ class Handler(BaseHTTPRequestHandler):
                 "padding": "x" * 2048,
             }
             body = json.dumps(echo).encode()
+        if self.path == "/slow":
+            time.sleep(SLOW_SECONDS)
         failing = self.server.server_address[1] == FLAKY_PORT
         if failing and self.path == "/flaky":
             self.close_connection = True

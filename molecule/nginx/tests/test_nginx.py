@@ -60,6 +60,20 @@ def test_upstream_connections_are_reused(host: Host) -> None:
     assert int(established) <= pool
 
 
+def test_requests_go_to_the_instance_with_fewest_in_flight(host: Host) -> None:
+    """least_conn: while one instance holds a slow request, every new request goes to the
+    other (in turn, half of them would queue behind the slow one)."""
+    before = stub_stats(host)
+    probe_path = "/usr/local/bin/http_probe.py"
+    host.check_output(
+        f"python3 {probe_path} {BASE}/slow --once >/dev/null & sleep 1;"
+        f" python3 {probe_path} {BASE}/echo --requests 20 >/dev/null; wait"
+    )
+    after = stub_stats(host)
+    served = sorted(after[p]["requests"] - before[p]["requests"] for p in STUB_PORTS)
+    assert served == [1, 20], f"requests per instance: {served}"
+
+
 def test_upstream_sees_http11_and_forwarded_headers(host: Host) -> None:
     echo = json.loads(probe(host, f"{BASE}/echo", "--once")["body"])
     headers = {k.lower(): v for k, v in echo["headers"].items()}
