@@ -29,11 +29,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
+from cpu import CpuMeter, CpuShare  # noqa: E402
 from loadgen import WrkRun, ms, run_wrk, run_wrk_together, say, verdict, wrk_command  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -62,6 +64,9 @@ OUT = REPORTS / "bench"
 STATE = ROOT / ".state"
 ITEM = "/items/"
 HEALTHZ = "/healthz"
+# Labels of the points whose CPU the report breaks down, in its order.
+TUNED_ITEM, NAIVE_ITEM = "tuned GET /items/{id}", "naive GET /items/{id}"
+DIRECT_ITEM, CEILING = "direct GET /items/{id}", "ceiling return 200"
 
 
 @dataclass
@@ -93,6 +98,10 @@ class Results:
 
 
 load_samples: list[float] = []
+# The lab containers' CPU meter (set in main) and, by point label, the CPU each measured run
+# spent with its request count.
+cpu_meter: CpuMeter | None = None
+cpu_spent: dict[str, tuple[CpuShare, int]] = {}
 
 
 def sample_load() -> None:
@@ -169,10 +178,14 @@ Commands = Callable[[int], list[list[str]]]
 
 
 def point(label: str, commands: Commands) -> WrkRun:
-    """Warm up, then measure."""
+    """Warm up, then measure, reading the CPU each lab container spent in the measurement."""
+    assert cpu_meter is not None
     for seconds in (WARMUP, DURATION):
         batch = commands(seconds)
+        before = cpu_meter.read()
         run = run_wrk(batch[0], seconds) if len(batch) == 1 else run_wrk_together(batch, seconds)
+        after = cpu_meter.read()
+    cpu_spent[label] = (CpuMeter.spent(before, after), run.requests)
     sample_load()
     say(
         f"{label}: {run.rps:,.0f} req/s, p50 {ms(run.p50_ms)}, p99 {ms(run.p99_ms)},"
@@ -204,17 +217,23 @@ def direct(endpoints: list[str], path: str, id_range: tuple[int, int] | None = N
     ]
 
 
+def lab_network() -> dict[str, Any]:
+    """docker network inspect of the lab's network."""
+    inspected: list[dict[str, Any]] = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", LAB_NETWORK],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    return inspected[0]
+
+
 @contextmanager
 def controller_allowed(endpoints: list[str]) -> Iterator[None]:
     """Let this machine reach the instance ports for the direct profile: where the firewall
     role's table exists, a runtime-only rule accepting the lab network's gateway is inserted,
     and deleted however the measurement ends (the saved ruleset is never touched)."""
-    network = json.loads(
-        subprocess.run(
-            ["docker", "network", "inspect", LAB_NETWORK],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    )[0]  # fmt: skip
+    network = lab_network()
     gateway = network["IPAM"]["Config"][0]["Gateway"]
     container_of = {
         entry["IPv4Address"].split("/")[0]: entry["Name"]
@@ -368,6 +387,27 @@ def ratio(label: str, value: float, target: str = "", ok: bool | None = None) ->
     return f"| {label} | {value:.2f}x | {goal} |"
 
 
+def cpu_table() -> list[str]:
+    """CPU per request by lab container, for the points measured on GET /items/{id} and the
+    ceiling: where each profile's requests cost the shared CPUs."""
+    labels = (TUNED_ITEM, NAIVE_ITEM, DIRECT_ITEM, CEILING)
+    measured = [(label, cpu_spent[label]) for label in labels]
+    containers = list(measured[0][1][0].containers)
+    short = [name.removeprefix("hiload-") for name in containers]
+    lines = [
+        'CPU per request (µs), by lab container; "rest" is everything else the machine ran'
+        " meanwhile (wrk, the engine, the kernel outside the containers):",
+        "",
+        "| Point | " + " | ".join(short) + " | rest | total |",
+        "| --- | " + " | ".join("---" for _ in short) + " | --- | --- |",
+    ]
+    for label, (share, requests) in measured:
+        per = share.per_request_us(requests)
+        cells = [f"{per[name]:,.0f}" for name in [*containers, "rest", "total"]]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(r: Results, load_before: float) -> tuple[str, list[bool]]:
     wrk_load = f"wrk -t{THREADS} -c{CONNECTIONS}"
     direct_load = f"{len(r.endpoints)} x wrk -t1 -c{CONNECTIONS // len(r.endpoints)}"
@@ -418,6 +458,8 @@ def report(r: Results, load_before: float) -> tuple[str, list[bool]]:
         f"| tuned non-2xx or no response at {CONNECTIONS} connections | {tuned_errors} |"
         f" 0: {verdict(targets[3])} |",
         "",
+        *cpu_table(),
+        "",
         "`tuned, lb1 by address` is the tuned profile through nginx at lb1's container address,"
         " bypassing Docker's publishing of 127.0.0.1:8080 (a kernel DNAT rule when dockerd runs"
         " with --userland-proxy=false, as the make targets start it; a docker-proxy process"
@@ -437,28 +479,28 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     STATE.mkdir(exist_ok=True)
     load_before = os.getloadavg()[0]
+    global cpu_meter
+    cpu_meter = CpuMeter(sorted(entry["Name"] for entry in lab_network()["Containers"].values()))
     remove_leftover_ceiling()
     # --flush-cache: a lab booted again (make down, make lab) may have new addresses, and
     # site.yml would otherwise trust the cached facts of the old containers.
     deployed = {"tuned": deploy("tuned", "--flush-cache")} if DEPLOY_FIRST else {}
     try:
         ids = seed()
-        tuned_item = point("tuned GET /items/{id}", through(BASE_URL, ITEM, ids))
+        tuned_item = point(TUNED_ITEM, through(BASE_URL, ITEM, ids))
         tuned_healthz = point("tuned /healthz", through(BASE_URL, HEALTHZ))
         endpoints = upstream_endpoints()
         with controller_allowed(endpoints):
-            direct_item = point("direct GET /items/{id}", direct(endpoints, ITEM, ids))
+            direct_item = point(DIRECT_ITEM, direct(endpoints, ITEM, ids))
             direct_healthz = point("direct /healthz", direct(endpoints, HEALTHZ))
         lb_address = docker_exec(LB, "hostname", "-I").split()[0]
         lb_item = point("tuned via lb1's address", through(f"http://{lb_address}", ITEM, ids))
         with ceiling_server():
-            ceiling = point(
-                "ceiling return 200", through(BASE_URL, "/", headers=[f"Host: {CEILING_HOST}"])
-            )
+            ceiling = point(CEILING, through(BASE_URL, "/", headers=[f"Host: {CEILING_HOST}"]))
         tuned_mix = locust("tuned", ids)
 
         deployed["naive"] = deploy("naive", "-e", NAIVE_OVERLAY)
-        naive_item = point("naive GET /items/{id}", through(BASE_URL, ITEM, ids))
+        naive_item = point(NAIVE_ITEM, through(BASE_URL, ITEM, ids))
         naive_healthz = point("naive /healthz", through(BASE_URL, HEALTHZ))
         naive_mix = locust("naive", ids)
     finally:
