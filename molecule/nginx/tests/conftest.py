@@ -19,12 +19,16 @@ def stub() -> Host:
     return testinfra.get_host(f"ansible://{STUB_HOST}?ansible_inventory={inventory}")
 
 
-def probe(host: Host, url: str, *options: str) -> dict[str, Any]:
-    """Run the HTTP probe installed by converge on `host` and return its JSON result."""
-    command = " ".join(
+def probe_command(url: str, *options: str) -> str:
+    """The shell command running the HTTP probe installed by converge, for `url`."""
+    return " ".join(
         shlex.quote(part) for part in ("python3", "/usr/local/bin/http_probe.py", url, *options)
     )
-    return json.loads(host.check_output(command))
+
+
+def probe(host: Host, url: str, *options: str) -> dict[str, Any]:
+    """Run the HTTP probe on `host` and return its JSON result."""
+    return json.loads(host.check_output(probe_command(url, *options)))
 
 
 def stub_stats(host: Host) -> dict[int, dict[str, int]]:

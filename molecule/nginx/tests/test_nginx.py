@@ -3,7 +3,7 @@
 import json
 import re
 
-from conftest import STUB_PORTS, probe, stub_address, stub_stats, worker_pids
+from conftest import STUB_PORTS, probe, probe_command, stub_address, stub_stats, worker_pids
 from testinfra.host import Host
 
 testinfra_hosts = ["lb"]
@@ -64,11 +64,9 @@ def test_requests_go_to_the_instance_with_fewest_in_flight(host: Host) -> None:
     """least_conn: while one instance holds a slow request, every new request goes to the
     other (in turn, half of them would queue behind the slow one)."""
     before = stub_stats(host)
-    probe_path = "/usr/local/bin/http_probe.py"
-    host.check_output(
-        f"python3 {probe_path} {BASE}/slow --once >/dev/null & sleep 1;"
-        f" python3 {probe_path} {BASE}/echo --requests 20 >/dev/null; wait"
-    )
+    slow = probe_command(f"{BASE}/slow", "--once")
+    quick = probe_command(f"{BASE}/echo", "--requests", "20")
+    host.check_output(f"{slow} >/dev/null & sleep 1; {quick} >/dev/null; wait")
     after = stub_stats(host)
     served = sorted(after[p]["requests"] - before[p]["requests"] for p in STUB_PORTS)
     assert served == [1, 20], f"requests per instance: {served}"
