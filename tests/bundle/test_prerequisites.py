@@ -70,19 +70,16 @@ def taken_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def test_lab_port_taken_is_refused_before_any_container(taken_port: int, tmp_path: Path) -> None:
-    name = "hiload-test-port-taken"
+def run_lab_container(tmp_path: Path, role_vars: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook on a play applying the lab_container role with ROLE_VARS (YAML lines)."""
     playbook = tmp_path / "lab.yml"
     playbook.write_text(
         "- hosts: localhost\n"
         "  gather_facts: false\n"
         "  roles:\n"
-        "    - role: lab_container\n"
-        "      lab_container_network: hiload-test-port\n"
-        f"      lab_container_hosts: [{{name: {name}, image: hiload-systemd:bookworm,"
-        f" published_ports: ['127.0.0.1:{taken_port}:80']}}]\n"
+        "    - role: lab_container\n" + role_vars
     )
-    result = subprocess.run(
+    return subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), str(playbook)],
         capture_output=True,
         text=True,
@@ -91,8 +88,39 @@ def test_lab_port_taken_is_refused_before_any_container(taken_port: int, tmp_pat
         cwd=ROOT,
         env={**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles")},
     )
-    assert_clear_failure(result, f"Port 127.0.0.1:{taken_port} is already taken")
+
+
+def assert_no_container(name: str, why: str) -> None:
     inspect = subprocess.run(
         ["docker", "container", "inspect", name], capture_output=True, check=False
     )
-    assert inspect.returncode != 0, "the container was created although its port was taken"
+    assert inspect.returncode != 0, f"the container was created although {why}"
+
+
+def test_lab_port_taken_is_refused_before_any_container(taken_port: int, tmp_path: Path) -> None:
+    name = "hiload-test-port-taken"
+    result = run_lab_container(
+        tmp_path,
+        "      lab_container_network: hiload-test-port\n"
+        f"      lab_container_hosts: [{{name: {name}, image: hiload-systemd:bookworm,"
+        f" published_ports: ['127.0.0.1:{taken_port}:80']}}]\n",
+    )
+    assert_clear_failure(result, f"Port 127.0.0.1:{taken_port} is already taken")
+    assert_no_container(name, "its port was taken")
+
+
+def test_lab_address_outside_the_subnet_is_refused_before_any_container(tmp_path: Path) -> None:
+    name = "hiload-test-misplaced"
+    result = run_lab_container(
+        tmp_path,
+        "      lab_container_network: hiload-test-misplaced\n"
+        "      lab_container_subnet: 172.30.58.0/24\n"
+        f"      lab_container_hosts: [{{name: {name}, image: hiload-systemd:bookworm,"
+        " address: 172.30.59.4}]\n",
+    )
+    assert_clear_failure(result, f"{name}: a fixed address", "172.30.58.0/24", "lab_subnet")
+    assert_no_container(name, "its address lies outside the subnet")
+    network = subprocess.run(
+        ["docker", "network", "inspect", "hiload-test-misplaced"], capture_output=True, check=False
+    )
+    assert network.returncode != 0, "the network was created although the address was refused"
