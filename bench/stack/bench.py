@@ -19,6 +19,7 @@ locust HTML reports, their CSV files and latency.png.
 from __future__ import annotations
 
 import csv
+import ipaddress
 import json
 import os
 import re
@@ -228,13 +229,23 @@ def lab_network() -> dict[str, Any]:
     return inspected[0]
 
 
+def network_gateway(network: dict[str, Any]) -> str:
+    """The network's gateway: this machine's address on it. The engine reports it when it chose
+    the subnet; for a subnet given at creation (the lab's lab_subnet) it takes the first address
+    and reports none."""
+    config = network["IPAM"]["Config"][0]
+    if config.get("Gateway"):
+        return str(config["Gateway"])
+    return str(ipaddress.ip_network(config["Subnet"])[1])
+
+
 @contextmanager
 def controller_allowed(endpoints: list[str]) -> Iterator[None]:
     """Let this machine reach the instance ports for the direct profile: where the firewall
     role's table exists, a runtime-only rule accepting the lab network's gateway is inserted,
     and deleted however the measurement ends (the saved ruleset is never touched)."""
     network = lab_network()
-    gateway = network["IPAM"]["Config"][0]["Gateway"]
+    gateway = network_gateway(network)
     container_of = {
         entry["IPv4Address"].split("/")[0]: entry["Name"]
         for entry in network["Containers"].values()
