@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from hiload_api.batching import Coalescer
+from hiload_api.metrics import CacheReadCounters
 from hiload_api.nearcache import InvalidationListener, NearCache
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,18 @@ CACHE_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 class ItemCache:
-    def __init__(self, client: Redis | None, ttl: int, local_items: int = 0) -> None:
+    def __init__(
+        self,
+        client: Redis | None,
+        ttl: int,
+        counters: CacheReadCounters,
+        local_items: int = 0,
+    ) -> None:
         self._client = client
         self._ttl = ttl
+        self._counters = counters
+        # With no item held in memory there is no near layer to count reads at.
+        self._near_enabled = local_items > 0
         self._skip_reads_until = 0.0
         self._failing = False
         # Hits for the ids asked for in the same turn of the loop come back in one MGET.
@@ -46,9 +56,11 @@ class ItemCache:
         )
 
     @classmethod
-    def from_url(cls, url: str, ttl: int, local_items: int = 0) -> ItemCache:
+    def from_url(
+        cls, url: str, ttl: int, counters: CacheReadCounters, local_items: int = 0
+    ) -> ItemCache:
         if not url:
-            return cls(None, ttl)
+            return cls(None, ttl, counters)
         client = Redis.from_url(
             url,
             socket_timeout=SOCKET_TIMEOUT,
@@ -58,7 +70,7 @@ class ItemCache:
             retry=Retry(NoBackoff(), 0),
             max_connections=MAX_CONNECTIONS,
         )
-        return cls(client, ttl, local_items)
+        return cls(client, ttl, counters, local_items)
 
     @property
     def enabled(self) -> bool:
@@ -71,13 +83,21 @@ class ItemCache:
             self._listener.start()
 
     async def get(self, item_id: int) -> bytes | None:
-        if self._client is None or monotonic() < self._skip_reads_until:
+        if self._client is None:
             return None
-        # A near hit returns without suspending: no round trip, no wake-up.
-        body = self.near.get(item_id)
-        if body is not None:
-            return body
-        return await self._reads.get(item_id)
+        counters = self._counters
+        # In the back-off after a failure neither layer is asked: the read misses both.
+        available = monotonic() >= self._skip_reads_until
+        if self._near_enabled:
+            # A near hit returns without suspending: no round trip, no wake-up.
+            body = self.near.get(item_id) if available else None
+            if body is not None:
+                counters.near_hit.inc()
+                return body
+            counters.near_miss.inc()
+        body = await self._reads.get(item_id) if available else None
+        (counters.redis_miss if body is None else counters.redis_hit).inc()
+        return body
 
     async def _get_many(self, item_ids: list[int]) -> dict[int, bytes]:
         assert self._client is not None

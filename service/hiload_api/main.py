@@ -37,7 +37,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app_metrics: Metrics = app.state.metrics
     database = await create_database(settings, app_metrics.observe_query)
-    cache = ItemCache.from_url(settings.redis_url, settings.cache_ttl, settings.cache_local_items)
+    cache = ItemCache.from_url(
+        settings.redis_url, settings.cache_ttl, app_metrics.cache_reads, settings.cache_local_items
+    )
     cache.start()
     app.state.db = database
     app.state.cache = cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 from time import perf_counter
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -68,6 +69,20 @@ class NearCacheCollector(Collector):
         )
 
 
+@dataclass(frozen=True)
+class CacheReadCounters:
+    """``hiload_cache_reads_total``'s children, resolved once: counting a read is one ``inc()``.
+
+    Every item read with the cache configured counts once at the near layer (when the near
+    cache is on) and, unless the near cache held the item, once at the Redis layer.
+    """
+
+    near_hit: Counter
+    near_miss: Counter
+    redis_hit: Counter
+    redis_miss: Counter
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -99,6 +114,18 @@ class Metrics:
         )
         # Scrapes run on the loop, so all_tasks() sees the serving loop.
         loop_tasks.set_function(lambda: len(asyncio.all_tasks()))
+        cache_reads = Counter(
+            "hiload_cache_reads",
+            "Item reads from the cache, by layer (near, redis) and result (hit, miss)",
+            ("layer", "result"),
+            registry=self.registry,
+        )
+        self.cache_reads = CacheReadCounters(
+            near_hit=cache_reads.labels("near", "hit"),
+            near_miss=cache_reads.labels("near", "miss"),
+            redis_hit=cache_reads.labels("redis", "hit"),
+            redis_miss=cache_reads.labels("redis", "miss"),
+        )
         self.pool = PoolCollector()
         self.registry.register(self.pool)
         self.near_cache = NearCacheCollector()

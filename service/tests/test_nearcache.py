@@ -4,6 +4,7 @@ written anywhere — against a real Redis, two instances of the API sharing it."
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -12,8 +13,10 @@ from redis.asyncio import Redis
 
 from hiload_api.cache import ItemCache
 from hiload_api.config import Settings
+from hiload_api.metrics import Metrics
 from hiload_api.nearcache import NearCache
 from tests.api.test_items import create
+from tests.api.test_metrics import cache_reads
 from tests.conftest import Served, serve
 from tests.servers import RedisServer
 
@@ -130,6 +133,26 @@ async def test_hot_reads_are_served_from_memory_without_redis(
     assert "hiload_cache_local_items 0.0" not in metrics
 
 
+async def test_a_read_from_memory_counts_as_a_near_hit_only(served: Served) -> None:
+    item = await create(served.client)
+    await held_nearby(served, item["id"])
+    before = await cache_reads(served.client)
+    await served.client.get(f"/items/{item['id']}")
+    assert await cache_reads(served.client) - before == Counter({("near", "hit"): 1})
+
+
+# served: the schema is migrated.
+@pytest.mark.usefixtures("served")
+async def test_with_the_near_cache_off_reads_count_at_redis_only(settings: Settings) -> None:
+    async with serve(settings.model_copy(update={"cache_local_items": 0})) as redis_only:
+        item = await create(redis_only.client)
+        before = await cache_reads(redis_only.client)
+        for _ in range(2):
+            assert (await redis_only.client.get(f"/items/{item['id']}")).status_code == 200
+        reads = await cache_reads(redis_only.client) - before
+    assert reads == Counter({("redis", "miss"): 1, ("redis", "hit"): 1})
+
+
 async def test_a_write_through_one_instance_reaches_the_other(
     served: Served, other: Served
 ) -> None:
@@ -163,7 +186,9 @@ async def test_a_write_drops_the_item_here_without_waiting_for_redis(
     redis_server: RedisServer,
 ) -> None:
     # No listener: Redis's invalidation never arrives, so only the writer's own drop counts.
-    cache = ItemCache(Redis.from_url(redis_server.url), ttl=60, local_items=10)
+    cache = ItemCache(
+        Redis.from_url(redis_server.url), ttl=60, counters=Metrics().cache_reads, local_items=10
+    )
     cache.near.tracking_started()
     item_id = 2**62  # far above the ids the other tests create
     try:

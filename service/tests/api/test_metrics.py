@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.test_items import create
+
+CacheReads = Counter[tuple[str, str]]
 
 
 async def scrape(client: httpx.AsyncClient) -> str:
@@ -10,6 +15,16 @@ async def scrape(client: httpx.AsyncClient) -> str:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
+
+
+async def cache_reads(client: httpx.AsyncClient) -> CacheReads:
+    """hiload_cache_reads_total by (layer, result); subtract two to see what a test moved."""
+    reads: CacheReads = Counter()
+    for family in text_string_to_metric_families(await scrape(client)):
+        for sample in family.samples:
+            if sample.name == "hiload_cache_reads_total":
+                reads[sample.labels["layer"], sample.labels["result"]] = sample.value
+    return reads
 
 
 async def test_requests_are_counted_by_route_template_and_status(
