@@ -44,5 +44,14 @@ RUN rm -f /etc/ssh/ssh_host_*_key* \
         'ExecStartPre=/usr/sbin/sshd -t' \
         >/etc/systemd/system/ssh.service.d/hostkeys.conf
 
+# A host applies /etc/sysctl.d at every boot; a container shares the machine's kernel, and Docker
+# mounts /proc/sys read-only. This platform unit stands in for systemd-sysctl (masked: run with a
+# writable /proc/sys it would set kernel-wide keys such as kernel.pid_max on the machine itself):
+# it makes /proc/sys writable and applies only the net.* keys, which belong to the container's own
+# network namespace, before any service listens. A restarted container comes back tuned.
+COPY hiload-container-sysctl.service /etc/systemd/system/
+RUN systemctl mask systemd-sysctl.service \
+ && systemctl enable hiload-container-sysctl.service
+
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "resources"))
 
+from inventory import inventory_groups
 from loadgen import Outcome
-from stack import Stack, inventory_file, inventory_groups, start_container
+from stack import Stack, inventory_file, start_container
 
 
 @pytest.fixture(scope="session")

@@ -84,35 +84,10 @@ class Stack:
         self.figures_file.write_text(json.dumps(self.figures, indent=2, sort_keys=True) + "\n")
 
 
-def inventory_groups(inventory: str) -> dict[str, list[str]]:
-    """{group: [host, ...]} as Ansible itself reads INVENTORY."""
-    listing = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-inventory")), "-i", inventory, "--list"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    data = json.loads(listing.stdout)
-    return {
-        name: sorted(group.get("hosts", []))
-        for name, group in data.items()
-        if name != "_meta" and isinstance(group, dict)
-    }
-
-
 def start_container(name: str) -> None:
-    """docker start NAME, then give it back what the scenario's prepare step and host_tuning
-    set up: Docker remounts /proc/sys read-only on every start, and the container's network
-    namespace is new, with default net.* values. Only net.* keys are applied: the others are
-    the machine's own kernel settings."""
+    """docker start NAME and wait until it booted. Nothing is re-applied by hand: the image
+    applies the tuned net.* sysctls at boot, as a real host applies /etc/sysctl.d."""
     docker("start", name)
-    docker("exec", name, "mount", "-o", "remount,rw", "/proc/sys")
-    script = (
-        "grep -E '^net\\.' /etc/sysctl.d/90-hiload.conf | sed 's/ *= */=/' "
-        '| while read -r setting; do sysctl -q -e -w "$setting" || exit 1; done'
-    )
-    docker("exec", name, "sh", "-c", script)
 
     def booted() -> bool:
         """systemd finished starting the container's units (the app instances among them)"""

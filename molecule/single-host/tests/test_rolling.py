@@ -8,9 +8,10 @@ PROJECT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(PROJECT / "tests" / "resilience"))
 sys.path.insert(0, str(PROJECT / "molecule" / "resources"))
 
+from inventory import inventory_groups  # noqa: E402
 from loadgen import Outcome  # noqa: E402
 from rolling import deploy_and_roll_back  # noqa: E402
-from stack import Stack, inventory_file, inventory_groups  # noqa: E402
+from stack import Stack, inventory_file  # noqa: E402
 
 FIGURES = PROJECT / "reports" / "resilience-single-host.json"
 

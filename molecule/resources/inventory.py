@@ -1,0 +1,28 @@
+"""An inventory as the tests see it: read by Ansible itself, never parsed by hand.
+
+Shared by the fault tests (tests/resilience), the single-host rolling test and the lab's
+newcomer checks (tests/lab)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def inventory_groups(inventory: str) -> dict[str, list[str]]:
+    """{group: [host, ...]} as Ansible itself reads INVENTORY."""
+    listing = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-inventory")), "-i", inventory, "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    data = json.loads(listing.stdout)
+    return {
+        name: sorted(group.get("hosts", []))
+        for name, group in data.items()
+        if name != "_meta" and isinstance(group, dict)
+    }
