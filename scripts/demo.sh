@@ -47,7 +47,7 @@ cat <<SUMMARY
     hiload-lb1   nginx, Prometheus    http://127.0.0.1:8080/  and  http://127.0.0.1:9090/
     hiload-app1  hiload@1..N          one Uvicorn instance per vCPU behind nginx
     hiload-app2  hiload@1..N          one Uvicorn instance per vCPU behind nginx
-    hiload-db1   PostgreSQL
+    hiload-db1   PostgreSQL, Redis (the cache every instance reads through)
 
   Try:  curl -s 'http://127.0.0.1:8080/items?limit=5'
         http://127.0.0.1:8080/docs   (interactive API docs, served without a CDN)

@@ -24,7 +24,8 @@ FIRST_CHANGING_PLAY = "PLAY [Tune every host's kernel and limits]"
 class Case:
     extra_vars: dict[str, object] = field(default_factory=dict)
     names: tuple[str, ...] = ()
-    without_group: str | None = None  # an inventory where this group has no hosts
+    # An inventory where these groups hold exactly these hosts (none: the group is empty).
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 CASES = {
@@ -48,23 +49,28 @@ CASES = {
         {"host_tuning_sysctl_overrides": {"vm.no_such_key": 1}},
         ("host_tuning_sysctl_overrides", "vm.no_such_key"),
     ),
-    "empty app group": Case(names=("'app' has no hosts",), without_group="app"),
+    "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
+    "two cache hosts": Case(
+        names=("'cache' has 2 hosts", "one Redis"),
+        groups={"cache": ("hiload-mol-db1", "hiload-mol-app1")},
+    ),
 }
 
 
-def inventory_without(group: str, directory: Path) -> str:
-    """A copy of the scenario's inventory (with its group_vars) where GROUP has no hosts."""
+def inventory_regrouped(groups: dict[str, tuple[str, ...]], directory: Path) -> str:
+    """A copy of the scenario's inventory (with its group_vars) where GROUPS hold those hosts."""
     source = Path(inventory_file())
     copy = directory / "inventory"
     shutil.copytree(source.parent, copy)
     inventory = yaml.safe_load(source.read_text())
-    inventory[group] = {"hosts": {}}
+    for group, hosts in groups.items():
+        inventory[group] = {"hosts": dict.fromkeys(hosts)}
     (copy / source.name).write_text(yaml.safe_dump(inventory))
     return str(copy / source.name)
 
 
 def run_case(case: Case, directory: Path) -> PlaybookRun:
-    inventory = inventory_without(case.without_group, directory) if case.without_group else None
+    inventory = inventory_regrouped(case.groups, directory) if case.groups else None
     return run_playbook(
         PROJECT / "site.yml", extra_vars=case.extra_vars, inventory=inventory, timeout=900
     )

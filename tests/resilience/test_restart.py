@@ -1,6 +1,6 @@
 """Every host of the stack restarted at once comes back as it was with no Ansible run: booted
 with no failed unit, every service running again, its tuned sysctls live, and requests through
-nginx answered, the database's included. Runs last: it restarts everything."""
+nginx answered, the database's included."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-from prometheus_checks import assert_burst_counted, rule_groups, wait_targets_up
+from prometheus_checks import assert_burst_counted, query, rule_groups, wait_targets_up
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
@@ -26,8 +26,15 @@ def test_every_target_is_up(host: Host) -> None:
         "node": 4,
         "nginx": 1,
         "postgres": 1,
+        "redis": 1,
     }
     wait_targets_up(host, expected)
+
+
+def test_the_redis_exporter_logs_in(host: Host) -> None:
+    """Its target is up even when Redis refuses it: redis_up says whether it logged in."""
+    values = [sample["value"][1] for sample in query(host, "redis_up")]
+    assert values == ["1"], f"redis_up is {values}: the exporter cannot log in to Redis"
 
 
 def test_config_and_rules_pass_promtool(host: Host) -> None:

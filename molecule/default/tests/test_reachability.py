@@ -26,7 +26,7 @@ GROUPS = {
     "hiload-mol-lb1": {"lb", "monitoring"},
     "hiload-mol-app1": {"app"},
     "hiload-mol-app2": {"app"},
-    "hiload-mol-db1": {"db"},
+    "hiload-mol-db1": {"db", "cache"},
 }
 SSH_PORT = 22
 HTTPS_PORT = role_default("nginx", "nginx_tls_port")
@@ -73,6 +73,7 @@ def test_reachability_matrix() -> None:
         "http": [role_default("nginx", "nginx_listen_port"), HTTPS_PORT],
         "app": sorted(app_ports(machines["hiload-mol-lb1"])),
         "postgresql": [role_default("postgresql", "postgresql_port")],
+        "redis": [role_default("redis", "redis_port")],
         "prometheus": [role_default("monitoring", "monitoring_port")],
         "exporters": exporter_ports(),
     }
@@ -81,6 +82,7 @@ def test_reachability_matrix() -> None:
     assert ports["app"], "nginx balances over no instance"
     assert set(ports["app"]) <= probes["hiload-mol-app1"], probes
     assert role_default("postgresql", "postgresql_port") in probes["hiload-mol-db1"], probes
+    assert role_default("redis", "redis_port") in probes["hiload-mol-db1"], probes
 
     expectations = expected_matrix(
         groups=GROUPS, ports=ports, admins=set(), probes=probes, sources=found
