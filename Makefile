@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint test-service test-bundle test-molecule lab down engine images venv bench-service bench
+.PHONY: help demo test lint test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,7 @@ help: ## List the targets
 demo: lab ## Deploy the local lab with site.yml and answer a request through nginx
 	@scripts/demo.sh
 
-test: lint test-service test-bundle test-molecule ## Every test: lints, the service's tests, the bundle's scripts, every Molecule scenario
+test: lint test-service test-bundle test-lab test-molecule ## Every test: lints, the service, the bundle's scripts, make demo as a newcomer, every Molecule scenario
 	@echo "==> make test: every check passed"
 
 lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict
@@ -40,6 +40,9 @@ test-service: venv ## The service's tests against a real PostgreSQL and Redis
 
 test-bundle: venv engine ## The make targets' own prerequisite checks and messages
 	pytest -p no:cacheprovider tests/bundle
+
+test-lab: venv images ## make demo from a fresh clone with the home hidden, checked through 127.0.0.1, then make down
+	scripts/test-lab.sh
 
 test-molecule: venv images ## Every Molecule scenario, MOLECULE_JOBS (2) at a time; logs in .state/molecule/
 	scripts/test-molecule.sh $(MOLECULE_SCENARIOS)

@@ -28,7 +28,8 @@ say "Converged in ${converge_seconds}s (changed=${converge_changed}); running it
 run_site "$HILOAD_STATE_DIR/site-again.log"
 again_seconds=$SITE_SECONDS again_changed=$SITE_CHANGED
 [ "$again_changed" -eq 0 ] ||
-    say "WARNING: the second run changed ${again_changed} things; see .state/site-again.log"
+    die "The second run of site.yml changed ${again_changed} things: the roles are not idempotent." \
+        "The changed tasks are in .state/site-again.log (grep -B2 '^changed:')."
 
 # "met" when $1 seconds are within $2. The first run is only a fresh converge on new containers.
 verdict() { if [ "$1" -le "$2" ]; then echo met; else echo "missed (by $(($1 - $2))s)"; fi; }
