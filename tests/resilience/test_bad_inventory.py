@@ -49,6 +49,10 @@ CASES = {
         {"host_tuning_sysctl_overrides": {"vm.no_such_key": 1}},
         ("host_tuning_sysctl_overrides", "vm.no_such_key"),
     ),
+    "misspelled variable": Case(
+        {"nginx_upstream_keepalve": 64},
+        ("nginx_upstream_keepalve", "did you mean nginx_upstream_keepalive"),
+    ),
     "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
     "two cache hosts": Case(
         names=("'cache' has 2 hosts", "one Redis"),
