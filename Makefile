@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench
+.PHONY: help demo test lint docs test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,12 +28,16 @@ demo: lab ## Deploy the local lab with site.yml and answer a request through ngi
 test: lint test-service test-bundle test-lab test-molecule ## Every test: lints, the service, the bundle's scripts, make demo as a newcomer, every Molecule scenario
 	@echo "==> make test: every check passed"
 
-lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict
+lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict, role READMEs in step with their specs
 	yamllint --strict .
 	ansible-lint
 	ruff check .
 	ruff format --check .
 	mypy
+	python scripts/role_docs.py --check
+
+docs: venv ## Regenerate the role READMEs' variables tables from meta/argument_specs.yml
+	python scripts/role_docs.py
 
 test-service: venv ## The service's tests against a real PostgreSQL and Redis
 	scripts/test-service.sh
