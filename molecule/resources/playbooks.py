@@ -99,6 +99,8 @@ def assert_refused(run: PlaybookRun, *names: str) -> None:
     for name in names:
         assert name in run.output, f"the failure does not name {name!r}:\n{run.tail}"
     recap = run.recap()
+    # Without a recap (the run died before any play) "no host changed" would hold vacuously.
+    assert recap, f"no play recap:\n{run.tail}"
     changed = {host: counts for host, counts in recap.items() if counts["changed"]}
     assert not changed, f"refused, but hosts changed {changed}:\n{run.tail}"
 
