@@ -6,9 +6,13 @@ newcomer checks (tests/lab)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import testinfra
+from testinfra.host import Host
 
 
 def inventory_groups(inventory: str) -> dict[str, list[str]]:
@@ -26,3 +30,9 @@ def inventory_groups(inventory: str) -> dict[str, list[str]]:
         for name, group in data.items()
         if name != "_meta" and isinstance(group, dict)
     }
+
+
+def scenario_host(name: str) -> Host:
+    """Host NAME of the running Molecule scenario, reached as Ansible reaches it."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")

@@ -6,13 +6,16 @@ instance at once — none serves the old item."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
+import sys
 import urllib.parse
+from pathlib import Path
 
-import testinfra
 from testinfra.host import Host
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from inventory import scenario_host
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
@@ -33,11 +36,6 @@ except urllib.error.HTTPError as error:
     status, text = error.code, error.read().decode()
 print(json.dumps([status, text]))
 """
-
-
-def other(name: str) -> Host:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
 
 
 def fetch(lb: Host, method: str, url: str, body: object | None = None) -> tuple[int, str]:
@@ -68,13 +66,13 @@ def redis_url(app: Host) -> urllib.parse.SplitResult:
 
 def cached(item_id: int) -> str | None:
     """The item's body in Redis, as the service's own user reads it; None when absent."""
-    url = redis_url(other(APP_HOSTS[0]))
+    url = redis_url(scenario_host(APP_HOSTS[0]))
     command = (
         f"REDISCLI_AUTH={shlex.quote(urllib.parse.unquote(url.password or ''))} redis-cli "
         f"--user {shlex.quote(urllib.parse.unquote(url.username or ''))} --raw "
         f"GET {KEY_PREFIX}{item_id}"
     )
-    value = other(CACHE_HOST).check_output(command)
+    value = scenario_host(CACHE_HOST).check_output(command)
     return value or None
 
 
@@ -91,9 +89,9 @@ def redis_hits(lb: Host, instance: str) -> float:
 
 
 def test_every_instance_is_given_the_cache_hosts_redis() -> None:
-    cache_address = other(CACHE_HOST).check_output("hostname -I").split()[0]
+    cache_address = scenario_host(CACHE_HOST).check_output("hostname -I").split()[0]
     for name in APP_HOSTS:
-        url = redis_url(other(name))
+        url = redis_url(scenario_host(name))
         assert (url.scheme, url.hostname, url.port) == ("redis", cache_address, 6379), name
         assert url.username, f"{name} reaches Redis as its disabled default user"
         assert url.password, f"{name} reaches Redis without a password"
@@ -105,7 +103,7 @@ def test_a_cached_read_is_shared_and_invalidated_everywhere(host: Host) -> None:
     item_id = json.loads(text)["id"]
     by_host = instances(host)
     first, second = (
-        by_host[other(name).check_output("hostname -I").split()[0]][0] for name in APP_HOSTS
+        by_host[scenario_host(name).check_output("hostname -I").split()[0]][0] for name in APP_HOSTS
     )
 
     assert fetch(host, "GET", f"http://{first}/items/{item_id}")[0] == 200
