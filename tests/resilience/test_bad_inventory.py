@@ -53,6 +53,9 @@ CASES = {
         {"nginx_upstream_keepalve": 64},
         ("nginx_upstream_keepalve", "did you mean nginx_upstream_keepalive"),
     ),
+    "retired variable": Case(
+        {"hiload_app_rollback": True}, ("hiload_app_rollback is gone", "playbooks/rollback.yml")
+    ),
     "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
     "two cache hosts": Case(
         names=("'cache' has 2 hosts", "one Redis"),

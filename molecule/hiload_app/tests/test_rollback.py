@@ -1,5 +1,6 @@
 """hiload_app releases: a second build becomes a new release, an instance that never gets ready
-stops the deploy with its journal, and hiload_app_rollback brings the first release back."""
+stops the deploy with its journal, and the role's rollback entry point brings the first release
+back."""
 
 import os
 import re
@@ -18,9 +19,11 @@ HOSTS = ("hiload-mol-hiload-app-12", "hiload-mol-hiload-app-13")
 PORT = 8001
 
 
-def converge(extra_vars: dict[str, object], succeed: bool = True) -> str:
+def converge(
+    extra_vars: dict[str, object], succeed: bool = True, playbook: str = "converge.yml"
+) -> str:
     run = run_playbook(
-        scenario_playbook(), "--tags", "hiload_app", extra_vars=extra_vars, timeout=900
+        scenario_playbook(playbook), "--tags", "hiload_app", extra_vars=extra_vars, timeout=900
     )
     if succeed:
         assert_clean(run)
@@ -67,7 +70,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Releases, str]:
         succeed=False,
     )
     # The rollback also restores the unit: every instance comes back, one at a time.
-    converge({"hiload_app_rollback": True})
+    converge({}, playbook="rollback.yml")
     rolled_back = {name: served(name) for name in HOSTS}
     return {"first": first, "second": second, "rolled_back": rolled_back}, broken
 
