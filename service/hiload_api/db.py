@@ -194,29 +194,24 @@ async def _init_connection(
 
 async def create_database(settings: Settings, observe_query: QueryObserver) -> Database:
     """Open the pool; if PostgreSQL is down, start empty and connect once it answers."""
-    options = _connect_options(settings, settings.db_statement_timeout)
-    init = partial(_init_connection, observe_query)
-    try:
-        pool = await asyncpg.create_pool(
+
+    def open_pool(min_size: int) -> Pool:
+        return asyncpg.create_pool(
             settings.database_url,
-            min_size=settings.db_pool_min,
+            min_size=min_size,
             max_size=settings.db_pool_max,
-            init=init,
+            init=partial(_init_connection, observe_query),
             reset=_keep_session,
-            **options,
+            **_connect_options(settings, settings.db_statement_timeout),
         )
+
+    try:
+        pool = await open_pool(settings.db_pool_min)
     except DATABASE_UNAVAILABLE as exc:
         # Refusing to start would make systemd restart-loop every app host during a database
         # failover; serving 503 from /readyz lets the load balancer decide instead.
         logger.warning("PostgreSQL unreachable at start-up (%s); /readyz is 503 until it is", exc)
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=0,
-            max_size=settings.db_pool_max,
-            init=init,
-            reset=_keep_session,
-            **options,
-        )
+        pool = await open_pool(0)
     return Database(pool=pool, default_wait=settings.db_statement_timeout)
 
 

@@ -20,7 +20,7 @@ from hiload_api.config import Settings, SettingsError, load_settings
 from hiload_api.db import create_database
 from hiload_api.errors import install_error_handlers
 from hiload_api.fastlane import FastLane
-from hiload_api.metrics import Metrics, MetricsMiddleware
+from hiload_api.metrics import Metrics, MetricsMiddleware, NearCacheCollector, PoolCollector
 from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
 from hiload_api.static import DOCS_STATIC_PREFIX, swagger_ui_dir
 
@@ -43,16 +43,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     cache.start()
     app.state.db = database
     app.state.cache = cache
-    app_metrics.pool.database = database
-    app_metrics.near_cache.near = cache.near
-    # Everything alive now lives as long as the process. Frozen, it is no longer walked by
-    # every full collection, which otherwise stalls the loop for tens of milliseconds.
-    gc.freeze()
     try:
-        yield
+        with app_metrics.collecting(PoolCollector(database), NearCacheCollector(cache.near)):
+            # Everything alive now lives as long as the process. Frozen, it is no longer
+            # walked by every full collection, which otherwise stalls the loop for tens of
+            # milliseconds.
+            gc.freeze()
+            yield
     finally:
-        app_metrics.pool.database = None
-        app_metrics.near_cache.near = None
         await cache.close()
         try:
             await asyncio.wait_for(database.pool.close(), POOL_CLOSE_TIMEOUT)

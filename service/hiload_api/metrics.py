@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -29,13 +30,11 @@ QUERY_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 class PoolCollector(Collector):
     """Reads the pool's counters at scrape time instead of updating gauges on every acquire."""
 
-    def __init__(self) -> None:
-        self.database: Database | None = None
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     def collect(self) -> Iterator[Metric]:
-        database = self.database
-        if database is None:
-            return
+        database = self._database
         pool = database.pool
         yield GaugeMetricFamily("hiload_db_pool_size", "Open connections", value=pool.get_size())
         yield GaugeMetricFamily(
@@ -52,13 +51,11 @@ class PoolCollector(Collector):
 class NearCacheCollector(Collector):
     """The near cache's state at scrape time (hiload_api.nearcache)."""
 
-    def __init__(self) -> None:
-        self.near: NearCache | None = None
+    def __init__(self, near: NearCache) -> None:
+        self._near = near
 
     def collect(self) -> Iterator[Metric]:
-        near = self.near
-        if near is None:
-            return
+        near = self._near
         yield GaugeMetricFamily(
             "hiload_cache_local_items", "Items held in the process's near cache", value=len(near)
         )
@@ -126,10 +123,6 @@ class Metrics:
             redis_hit=cache_reads.labels("redis", "hit"),
             redis_miss=cache_reads.labels("redis", "miss"),
         )
-        self.pool = PoolCollector()
-        self.registry.register(self.pool)
-        self.near_cache = NearCacheCollector()
-        self.registry.register(self.near_cache)
         # labels() validates and locks on every call; the label sets are few, so keep the children.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._query_children: dict[str, Histogram] = {}
@@ -153,6 +146,17 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    @contextmanager
+    def collecting(self, *collectors: Collector) -> Iterator[None]:
+        """Export what ``collectors`` read at each scrape, for as long as the block runs."""
+        for collector in collectors:
+            self.registry.register(collector)
+        try:
+            yield
+        finally:
+            for collector in collectors:
+                self.registry.unregister(collector)
 
 
 class MetricsMiddleware:
