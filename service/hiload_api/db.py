@@ -26,6 +26,9 @@ Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 QueryObserver = Callable[[str, float], None]
 
+# In-flight queries get this long to finish at shutdown before their connections are cut.
+POOL_CLOSE_TIMEOUT = 10.0
+
 # Errors that mean "the database cannot answer right now", as opposed to a bug: the API
 # turns them into 503 + Retry-After, and the pool replaces broken connections by itself.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -192,8 +195,12 @@ async def _init_connection(
     conn.add_query_logger(partial(_observe_query, observe))
 
 
-async def create_database(settings: Settings, observe_query: QueryObserver) -> Database:
-    """Open the pool; if PostgreSQL is down, start empty and connect once it answers."""
+@asynccontextmanager
+async def open_database(
+    settings: Settings, observe_query: QueryObserver
+) -> AsyncIterator[Database]:
+    """The pool, open while the block runs; if PostgreSQL is down, it starts empty and
+    connects once PostgreSQL answers."""
 
     def open_pool(min_size: int) -> Pool:
         return asyncpg.create_pool(
@@ -212,7 +219,13 @@ async def create_database(settings: Settings, observe_query: QueryObserver) -> D
         # failover; serving 503 from /readyz lets the load balancer decide instead.
         logger.warning("PostgreSQL unreachable at start-up (%s); /readyz is 503 until it is", exc)
         pool = await open_pool(0)
-    return Database(pool=pool, default_wait=settings.db_statement_timeout)
+    try:
+        yield Database(pool=pool, default_wait=settings.db_statement_timeout)
+    finally:
+        try:
+            await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
 
 
 def _migrations() -> list[tuple[int, str, str]]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -15,19 +14,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from hiload_api.api import docs, health, items, metrics
-from hiload_api.cache import ItemCache
+from hiload_api.cache import open_item_cache
 from hiload_api.config import Settings, SettingsError, load_settings
-from hiload_api.db import create_database
+from hiload_api.db import open_database
 from hiload_api.errors import install_error_handlers
 from hiload_api.fastlane import FastLane
-from hiload_api.metrics import Metrics, MetricsMiddleware, NearCacheCollector, PoolCollector
+from hiload_api.metrics import Metrics, MetricsMiddleware, PoolCollector
 from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
 from hiload_api.static import DOCS_STATIC_PREFIX, swagger_ui_dir
 
 logger = logging.getLogger("hiload_api")
 
-# In-flight queries get this long to finish at shutdown before their connections are cut.
-POOL_CLOSE_TIMEOUT = 10.0
 # Every method the API serves: what a cross-origin browser may send when CORS is configured.
 CORS_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
@@ -36,26 +33,23 @@ CORS_METHODS = ("GET", "POST", "PATCH", "DELETE")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app_metrics: Metrics = app.state.metrics
-    database = await create_database(settings, app_metrics.observe_query)
-    cache = ItemCache.from_url(
-        settings.redis_url, settings.cache_ttl, app_metrics.cache_reads, settings.cache_local_items
-    )
-    cache.start()
-    app.state.db = database
-    app.state.cache = cache
-    try:
-        with app_metrics.collecting(PoolCollector(database), NearCacheCollector(cache.near)):
-            # Everything alive now lives as long as the process. Frozen, it is no longer
-            # walked by every full collection, which otherwise stalls the loop for tens of
-            # milliseconds.
-            gc.freeze()
-            yield
-    finally:
-        await cache.close()
-        try:
-            await asyncio.wait_for(database.pool.close(), POOL_CLOSE_TIMEOUT)
-        except TimeoutError:
-            database.pool.terminate()
+    async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(
+            open_database(settings, app_metrics.observe_query)
+        )
+        cache = (
+            await stack.enter_async_context(open_item_cache(settings, app_metrics.cache_reads))
+            if settings.redis_url
+            else None
+        )
+        app.state.db = database
+        app.state.cache = cache
+        collectors = [PoolCollector(database), *(cache.collectors() if cache else [])]
+        stack.enter_context(app_metrics.collecting(*collectors))
+        # Everything alive now lives as long as the process. Frozen, it is no longer walked by
+        # every full collection, which otherwise stalls the loop for tens of milliseconds.
+        gc.freeze()
+        yield
 
 
 def _configure_logging(level: str) -> None:

@@ -18,7 +18,6 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hiload_api.db import Database
-from hiload_api.nearcache import NearCache
 
 # Requests that matched no route share one label value, so scanners probing random paths
 # cannot blow up the number of time series.
@@ -45,24 +44,6 @@ class PoolCollector(Collector):
         )
         yield GaugeMetricFamily(
             "hiload_db_pool_waiting", "Requests waiting for a connection", value=database.waiting
-        )
-
-
-class NearCacheCollector(Collector):
-    """The near cache's state at scrape time (hiload_api.nearcache)."""
-
-    def __init__(self, near: NearCache) -> None:
-        self._near = near
-
-    def collect(self) -> Iterator[Metric]:
-        near = self._near
-        yield GaugeMetricFamily(
-            "hiload_cache_local_items", "Items held in the process's near cache", value=len(near)
-        )
-        yield GaugeMetricFamily(
-            "hiload_cache_local_tracking",
-            "1 while Redis's invalidations arrive (the near cache is in use), else 0",
-            value=int(near.tracking),
         )
 
 

@@ -23,7 +23,7 @@ def test_app_user_reads_and_writes(host: Host, server: str) -> None:
 
 @pytest.mark.parametrize("server", CACHE_HOSTS)
 def test_app_user_may_follow_invalidations(host: Host, server: str) -> None:
-    # What the service's near cache runs on its tracking connection (hiload_api.nearcache).
+    # What the service's near cache runs on its tracking connection (hiload_api.cache.invalidation).
     password = host.ansible.get_variables()["redis_app_password"]
     credentials = f"--user hiload --pass {password}"
     tracking = "CLIENT TRACKING ON BCAST PREFIX hiload:item:v1:"

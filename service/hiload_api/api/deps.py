@@ -20,8 +20,9 @@ async def get_db(request: Request) -> Database:
     return database
 
 
-async def get_cache(request: Request) -> ItemCache:
-    cache: ItemCache = request.app.state.cache
+async def get_cache(request: Request) -> ItemCache | None:
+    """The item cache; None without HILOAD_REDIS_URL."""
+    cache: ItemCache | None = request.app.state.cache
     return cache
 
 
@@ -31,5 +32,5 @@ async def get_metrics(request: Request) -> Metrics:
 
 
 DbDep = Annotated[Database, Depends(get_db)]
-CacheDep = Annotated[ItemCache, Depends(get_cache)]
+CacheDep = Annotated[ItemCache | None, Depends(get_cache)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -284,19 +284,22 @@ async def item_stats(database: DbDep) -> ItemStats:
     )
 
 
-async def read_item(database: db.Database, cache: ItemCache, item_id: int) -> bytes | None:
-    """The item as the response body, from Redis when it holds it; None if there is no such item.
+async def read_item(database: db.Database, cache: ItemCache | None, item_id: int) -> bytes | None:
+    """The item as the response body, from the cache when it holds it; None if there is no
+    such item.
 
     Shared with the fast lane (hiload_api.fastlane), which serves most of these reads.
     """
-    cached = await cache.get(item_id)
-    if cached is not None:
-        return cached
+    if cache is not None:
+        cached = await cache.get(item_id)
+        if cached is not None:
+            return cached
     body = await database.item_json(item_id)
     if body is None:
         return None
     encoded = body.encode()
-    await cache.put(item_id, encoded)
+    if cache is not None:
+        await cache.put(item_id, encoded)
     return encoded
 
 
@@ -332,7 +335,8 @@ async def update_item(
             )
     except asyncpg.UniqueViolationError:
         raise _duplicate(changes.name or "") from None
-    await cache.invalidate(item_id)
+    if cache is not None:
+        await cache.invalidate(item_id)
     if body is None:
         raise _not_found(item_id)
     return _json(body)
@@ -347,7 +351,8 @@ async def update_item(
 async def delete_item(item_id: ItemId, database: DbDep, cache: CacheDep) -> Response:
     async with database.connection() as conn:
         deleted: int | None = await conn.fetchval(db.SQL_DELETE_ITEM, item_id)
-    await cache.invalidate(item_id)
+    if cache is not None:
+        await cache.invalidate(item_id)
     if deleted is None:
         raise _not_found(item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from hiload_api.cache import ItemCache
+from hiload_api.cache import KEY_PREFIX, ItemCache
+from hiload_api.cache.near import NearCache
 from hiload_api.config import Settings
 from hiload_api.metrics import Metrics
-from hiload_api.nearcache import NearCache
 from tests.api.test_items import create
 from tests.api.test_metrics import cache_reads
 from tests.conftest import Served, serve
@@ -37,6 +37,7 @@ async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> Non
 
 def near(served: Served) -> NearCache:
     cache: ItemCache = served.app.state.cache
+    assert cache.near is not None
     return cache.near
 
 
@@ -186,17 +187,18 @@ async def test_a_write_drops_the_item_here_without_waiting_for_redis(
     redis_server: RedisServer,
 ) -> None:
     # No listener: Redis's invalidation never arrives, so only the writer's own drop counts.
+    near_cache = NearCache(max_items=10, max_age=60)
     cache = ItemCache(
-        Redis.from_url(redis_server.url), ttl=60, counters=Metrics().cache_reads, local_items=10
+        Redis.from_url(redis_server.url), ttl=60, counters=Metrics().cache_reads, near=near_cache
     )
-    cache.near.tracking_started()
+    near_cache.tracking_started()
     item_id = 2**62  # far above the ids the other tests create
     try:
         await cache.put(item_id, b"{}")
         assert await cache.get(item_id) == b"{}"
-        assert cache.near.get(item_id) == b"{}"
+        assert near_cache.get(item_id) == b"{}"
         await cache.invalidate(item_id)
-        assert cache.near.get(item_id) is None
+        assert near_cache.get(item_id) is None
     finally:
         await cache.close()
 
@@ -231,3 +233,24 @@ async def test_redis_down_drops_what_is_held_and_it_comes_back(
     finally:
         redis_server.start()
     await held_nearby(served, item["id"])
+
+
+async def test_a_killed_invalidation_connection_is_set_up_again(
+    served: Served, redis: Redis, sql: asyncpg.Connection
+) -> None:
+    item = await create(served.client)
+    await held_nearby(served, item["id"])
+    # redis-py reconnects a PubSub and subscribes again by itself; a connection nobody turned
+    # tracking on for would then be subscribed to invalidations that never come.
+    assert await redis.client_kill_filter(_type="pubsub") >= 1
+    await held_nearby(served, item["id"])
+    # Changed behind the API's back, then dropped from Redis: only the invalidation can tell
+    # the instance that what it holds is stale.
+    await sql.execute("UPDATE items SET name = name || '-direct' WHERE id = $1", item["id"])
+    await redis.delete(KEY_PREFIX + str(item["id"]))
+
+    async def renamed() -> bool:
+        response = await served.client.get(f"/items/{item['id']}")
+        return bool(response.json()["name"] == item["name"] + "-direct")
+
+    await eventually(renamed, "the instance kept an item deleted from Redis after a reconnect")

@@ -1,21 +1,29 @@
-"""Optional Redis cache-aside for single items. Redis is an accelerator, never a dependency:
-every failure degrades to "miss" and the caller reads PostgreSQL. In front of Redis, each
-process keeps the items it read in a near cache that Redis keeps coherent
-(hiload_api.nearcache)."""
+"""Redis cache-aside for single items, with the near cache in front of it.
+
+Redis is an accelerator, never a dependency: every failure degrades to "miss" and the caller
+reads PostgreSQL. Each process keeps the items it read from Redis in its near cache, which
+Redis's invalidations keep coherent (hiload_api.cache.near, hiload_api.cache.invalidation).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from time import monotonic
+from typing import Any
 
+from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from hiload_api.batching import Coalescer
+from hiload_api.cache.invalidation import InvalidationListener
+from hiload_api.cache.near import NearCache, NearCacheCollector
+from hiload_api.config import Settings
 from hiload_api.metrics import CacheReadCounters
-from hiload_api.nearcache import InvalidationListener, NearCache
 
 logger = logging.getLogger(__name__)
 
@@ -31,66 +39,37 @@ CACHE_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 class ItemCache:
+    """Each item's response body in Redis under ``KEY_PREFIX`` + id, for ``ttl`` seconds; in
+    front of it, when ``near`` is given, the items this process read from Redis lately."""
+
     def __init__(
         self,
-        client: Redis | None,
+        client: Redis,
         ttl: int,
         counters: CacheReadCounters,
-        local_items: int = 0,
+        near: NearCache | None = None,
     ) -> None:
         self._client = client
         self._ttl = ttl
         self._counters = counters
-        # With no item held in memory there is no near layer to count reads at.
-        self._near_enabled = local_items > 0
+        self.near = near
         self._skip_reads_until = 0.0
         self._failing = False
         # Hits for the ids asked for in the same turn of the loop come back in one MGET.
         self._reads: Coalescer[int, bytes] = Coalescer(self._get_many)
-        # Stays empty (nothing tracked) until start(), and for good with local_items=0.
-        self.near = NearCache(local_items, max_age=ttl)
-        self._listener = (
-            InvalidationListener(client, KEY_PREFIX, self.near)
-            if client is not None and local_items > 0
-            else None
-        )
 
-    @classmethod
-    def from_url(
-        cls, url: str, ttl: int, counters: CacheReadCounters, local_items: int = 0
-    ) -> ItemCache:
-        if not url:
-            return cls(None, ttl, counters)
-        client = Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
-            # redis-py retries with exponential back-off by default: seconds of added latency
-            # per request while Redis is down.
-            retry=Retry(NoBackoff(), 0),
-            max_connections=MAX_CONNECTIONS,
-        )
-        return cls(client, ttl, counters, local_items)
-
-    @property
-    def enabled(self) -> bool:
-        return self._client is not None
-
-    def start(self) -> None:
-        """Begin following Redis's invalidations (needs the running loop); the near cache
-        holds items only while they arrive."""
-        if self._listener is not None:
-            self._listener.start()
+    def collectors(self) -> list[Collector]:
+        """What /metrics reads from this cache at each scrape."""
+        return [] if self.near is None else [NearCacheCollector(self.near)]
 
     async def get(self, item_id: int) -> bytes | None:
-        if self._client is None:
-            return None
         counters = self._counters
         # In the back-off after a failure neither layer is asked: the read misses both.
         available = monotonic() >= self._skip_reads_until
-        if self._near_enabled:
+        near = self.near
+        if near is not None:
             # A near hit returns without suspending: no round trip, no wake-up.
-            body = self.near.get(item_id) if available else None
+            body = near.get(item_id) if available else None
             if body is not None:
                 counters.near_hit.inc()
                 return body
@@ -100,9 +79,9 @@ class ItemCache:
         return body
 
     async def _get_many(self, item_ids: list[int]) -> dict[int, bytes]:
-        assert self._client is not None
         found: dict[int, bytes] = {}
-        token = self.near.reading(item_ids)
+        near = self.near
+        token = None if near is None else near.reading(item_ids)
         try:
             values = await self._client.mget([KEY_PREFIX + str(item_id) for item_id in item_ids])
             self._recovered()
@@ -115,11 +94,12 @@ class ItemCache:
         except CACHE_ERRORS as exc:
             self._failed(exc)
         finally:
-            self.near.read(token, item_ids, found)
+            if near is not None:
+                near.read(token, item_ids, found)
         return found
 
     async def put(self, item_id: int, body: bytes) -> None:
-        if self._client is None or monotonic() < self._skip_reads_until:
+        if monotonic() < self._skip_reads_until:
             return
         try:
             await self._client.set(KEY_PREFIX + str(item_id), body, ex=self._ttl)
@@ -129,8 +109,6 @@ class ItemCache:
     async def invalidate(self, item_id: int) -> None:
         # Always attempted, back-off or not: a stale entry outliving a write is worse than
         # one wasted round trip. If Redis cannot be reached, the TTL bounds the staleness.
-        if self._client is None:
-            return
         try:
             await self._client.delete(KEY_PREFIX + str(item_id))
         except CACHE_ERRORS as exc:
@@ -141,13 +119,11 @@ class ItemCache:
             # Redis's invalidation is on its way to every process, this one too; dropping the
             # item here as well means a read after this write never sees the old item — and a
             # read from Redis still on its way is marked not to be kept.
-            self.near.invalidate((item_id,))
+            if self.near is not None:
+                self.near.invalidate((item_id,))
 
     async def close(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
-        if self._client is not None:
-            await self._client.aclose()
+        await self._client.aclose()
 
     def _failed(self, exc: BaseException) -> None:
         self._skip_reads_until = monotonic() + BACKOFF_AFTER_FAILURE
@@ -159,3 +135,47 @@ class ItemCache:
         if self._failing:
             self._failing = False
             logger.info("Redis answers again; cache back in use")
+
+
+def _client(url: str, **options: Any) -> Redis:
+    return Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        # redis-py retries with exponential back-off by default: seconds of added latency
+        # per request while Redis is down.
+        retry=Retry(NoBackoff(), 0),
+        **options,
+    )
+
+
+@asynccontextmanager
+async def open_item_cache(
+    settings: Settings, counters: CacheReadCounters
+) -> AsyncIterator[ItemCache]:
+    """The cache at ``HILOAD_REDIS_URL``; with a near cache (``HILOAD_CACHE_LOCAL_ITEMS`` > 0),
+    Redis's invalidations are followed while the block runs."""
+    near = (
+        NearCache(settings.cache_local_items, max_age=settings.cache_ttl)
+        if settings.cache_local_items > 0
+        else None
+    )
+    cache = ItemCache(
+        _client(settings.redis_url, max_connections=MAX_CONNECTIONS),
+        settings.cache_ttl,
+        counters,
+        near,
+    )
+    listener = (
+        None
+        if near is None
+        else InvalidationListener(_client(settings.redis_url, protocol=2), KEY_PREFIX, near)
+    )
+    if listener is not None:
+        listener.start()
+    try:
+        yield cache
+    finally:
+        if listener is not None:
+            await listener.close()
+        await cache.close()
