@@ -15,9 +15,9 @@ from pydantic import TypeAdapter
 
 from hiload_api.api import health, items
 from hiload_api.api.deps import DbDep
-from hiload_api.api.items import Item, ItemId
 from hiload_api.batching import Coalescer
 from hiload_api.main import create_app as create_service_app
+from hiload_api.models import Item, ItemId
 
 SQL_ITEM_ROWS = "SELECT id, name, price, tags, created_at FROM items WHERE id = ANY($1::bigint[])"
 ITEM_ADAPTER = TypeAdapter(Item)

@@ -1,13 +1,13 @@
-"""The asyncpg pool, the schema migrations and every SQL statement the API runs."""
+"""The asyncpg pool and the schema migrations (the items' statements are in hiload_api.crud)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from typing import TypeAlias, TypedDict
@@ -16,7 +16,6 @@ import asyncpg
 from asyncpg.connection import LoggedQuery
 from asyncpg.pool import PoolConnectionProxy
 
-from hiload_api.batching import Coalescer
 from hiload_api.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,68 +39,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.ConnectionDoesNotExistError,  # closed under an in-flight query
 )
 
-# Each item is rendered to JSON by PostgreSQL itself: the hot routes hand these bytes to
-# the client (and to Redis) without building Python objects at all. row_to_json over a
-# row of exactly these columns (aliased "item") costs PostgreSQL about two thirds of what
-# json_build_object does, and its output is compact.
-ITEM_COLUMNS = "id, name, price, tags, created_at"
-ITEM_JSON = "row_to_json(item)::text"
-
-# Single reads arrive coalesced (see batching.py): one statement serves every id asked for
-# in the same turn of the event loop.
-SQL_GET_ITEMS = (
-    f"SELECT id, {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id = ANY($1::bigint[]))"
-    " AS item"
-)
-SQL_INSERT_ITEM = (
-    f"WITH item AS (INSERT INTO items (name, price, tags) VALUES ($1, $2, $3)"
-    f" RETURNING {ITEM_COLUMNS}) SELECT {ITEM_JSON} FROM item"
-)
-# NULL never is a legal new value, so COALESCE keeps every field the client left out.
-SQL_UPDATE_ITEM = (
-    "WITH item AS (UPDATE items SET name = COALESCE($2, name), price = COALESCE($3, price),"
-    f" tags = COALESCE($4, tags) WHERE id = $1 RETURNING {ITEM_COLUMNS})"
-    f" SELECT {ITEM_JSON} FROM item"
-)
-SQL_DELETE_ITEM = "DELETE FROM items WHERE id = $1 RETURNING id"
-# Keyset pagination: the primary-key index finds the start, so page 10,000 costs what page 1 does.
-SQL_PAGE_ITEMS = (
-    f"SELECT id, {ITEM_JSON} FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id > $1"
-    " ORDER BY id LIMIT $2) AS item ORDER BY id"
-)
-# One export batch as a single value: the next rows after $1 by id, already joined into
-# NDJSON and returned as bytea, so the API only forwards bytes (no per-row Python object,
-# no decode/encode). NULLs once the table is exhausted.
-SQL_EXPORT_BATCH = (
-    f"SELECT max(id), convert_to(string_agg({ITEM_JSON}, E'\\n' ORDER BY id) || E'\\n', 'UTF8')"
-    f" FROM (SELECT {ITEM_COLUMNS} FROM items WHERE id > $1 ORDER BY id LIMIT $2) AS item"
-)
-SQL_COUNT_ITEMS = "SELECT count(*) FROM items"
-SQL_PRICE_STATS = (
-    "SELECT coalesce(min(price), 0) AS min, coalesce(max(price), 0) AS max,"
-    " coalesce(round(avg(price), 2), 0) AS avg FROM items"
-)
-SQL_NEWEST_ITEM = "SELECT max(created_at) FROM items"
-SQL_TOP_TAGS = (
-    "SELECT tag, count(*) AS items FROM items, unnest(tags) AS tag"
-    " GROUP BY tag ORDER BY items DESC, tag LIMIT $1"
-)
 SQL_PING = "SELECT 1"
-
-# Label for the query-duration histogram: a fixed set, so Prometheus cardinality stays bounded.
-QUERY_NAMES = {
-    SQL_GET_ITEMS: "get_items",
-    SQL_INSERT_ITEM: "insert_item",
-    SQL_UPDATE_ITEM: "update_item",
-    SQL_DELETE_ITEM: "delete_item",
-    SQL_PAGE_ITEMS: "page_items",
-    SQL_EXPORT_BATCH: "export_batch",
-    SQL_COUNT_ITEMS: "count_items",
-    SQL_PRICE_STATS: "price_stats",
-    SQL_NEWEST_ITEM: "newest_item",
-    SQL_TOP_TAGS: "top_tags",
-    SQL_PING: "ping",
-}
 
 # Any 64-bit key will do, as long as every host uses the same one: "hiload" in ASCII.
 MIGRATION_LOCK_KEY = 0x6869_6C6F_6164
@@ -118,25 +56,11 @@ MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 @dataclass
 class Database:
-    """The pool, what asyncpg does not count itself (callers waiting for a connection), and
-    the coalesced reads of single items."""
+    """The pool, and what asyncpg does not count itself: callers waiting for a connection."""
 
     pool: Pool
     default_wait: float
     waiting: int = 0
-    _item_reads: Coalescer[int, str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._item_reads = Coalescer(self._items_json)
-
-    async def item_json(self, item_id: int) -> str | None:
-        """One item as JSON text, or None; read together with the other ids asked for now."""
-        return await self._item_reads.get(item_id)
-
-    async def _items_json(self, item_ids: list[int]) -> dict[int, str]:
-        async with self.connection() as conn:
-            rows = await conn.fetch(SQL_GET_ITEMS, item_ids)
-        return {item_id: body for item_id, body in rows}
 
     @asynccontextmanager
     async def connection(self, wait: float | None = None) -> AsyncIterator[Connection]:
@@ -154,6 +78,11 @@ class Database:
             yield conn
         finally:
             await self.pool.release(conn, timeout=wait)
+
+    async def ping(self, wait: float) -> None:
+        """Return once PostgreSQL answers through the pool; raise if not within ``wait`` s."""
+        async with self.connection(wait=wait) as conn:
+            await conn.fetchval(SQL_PING, timeout=wait)
 
 
 class ConnectOptions(TypedDict):
@@ -177,8 +106,10 @@ def _connect_options(settings: Settings, statement_timeout: float | None) -> Con
     }
 
 
-def _observe_query(observe: QueryObserver, record: LoggedQuery) -> None:
-    observe(QUERY_NAMES.get(record.query, "other"), record.elapsed)
+def _observe_query(
+    observe: QueryObserver, query_names: Mapping[str, str], record: LoggedQuery
+) -> None:
+    observe(query_names.get(record.query, "other"), record.elapsed)
 
 
 async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -190,24 +121,25 @@ async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
 
 
 async def _init_connection(
-    observe: QueryObserver, conn: asyncpg.Connection[asyncpg.Record]
+    observe: QueryObserver, query_names: Mapping[str, str], conn: asyncpg.Connection[asyncpg.Record]
 ) -> None:
-    conn.add_query_logger(partial(_observe_query, observe))
+    conn.add_query_logger(partial(_observe_query, observe, query_names))
 
 
 @asynccontextmanager
 async def open_database(
-    settings: Settings, observe_query: QueryObserver
+    settings: Settings, observe_query: QueryObserver, query_names: Mapping[str, str]
 ) -> AsyncIterator[Database]:
     """The pool, open while the block runs; if PostgreSQL is down, it starts empty and
-    connects once PostgreSQL answers."""
+    connects once PostgreSQL answers. Each query's duration goes to ``observe_query``, under
+    its name in ``query_names`` ("other" if it has none)."""
 
     def open_pool(min_size: int) -> Pool:
         return asyncpg.create_pool(
             settings.database_url,
             min_size=min_size,
             max_size=settings.db_pool_max,
-            init=partial(_init_connection, observe_query),
+            init=partial(_init_connection, observe_query, query_names),
             reset=_keep_session,
             **_connect_options(settings, settings.db_statement_timeout),
         )

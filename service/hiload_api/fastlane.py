@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hiload_api.api.health import OK
-from hiload_api.api.items import JSON, MAX_ITEM_ID, not_found_detail, read_item
+from hiload_api.api.items import JSON, _not_found
 from hiload_api.db import DATABASE_UNAVAILABLE
 from hiload_api.errors import database_unavailable
+from hiload_api.models import MAX_ITEM_ID
 
 HEALTHZ = "/healthz"
 ITEM = "/items/{item_id}"
@@ -76,9 +77,8 @@ class FastLane:
         await self.app(scope, receive, send)
 
     async def _item(self, scope: Scope, receive: Receive, send: Send, item_id: int) -> None:
-        state = scope["app"].state
         try:
-            body = await read_item(state.db, state.cache, item_id)
+            body = await scope["app"].state.store.read(item_id)
         except DATABASE_UNAVAILABLE as exc:
             # The error contract of the FastAPI routes, from the same handler.
             response = await database_unavailable(Request(scope, receive), exc)
@@ -86,6 +86,6 @@ class FastLane:
             return
         if body is None:
             # What FastAPI's handler makes of the route's HTTPException(404).
-            await JSONResponse({"detail": not_found_detail(item_id)}, 404)(scope, receive, send)
+            await JSONResponse({"detail": _not_found(item_id).detail}, 404)(scope, receive, send)
             return
         await _send_json(send, 200, body)

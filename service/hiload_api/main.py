@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from hiload_api.api import docs, health, items, metrics
 from hiload_api.cache import open_item_cache
 from hiload_api.config import Settings, SettingsError, load_settings
+from hiload_api.crud import QUERY_NAMES, ItemStore
 from hiload_api.db import open_database
 from hiload_api.errors import install_error_handlers
 from hiload_api.fastlane import FastLane
@@ -35,7 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app_metrics: Metrics = app.state.metrics
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(
-            open_database(settings, app_metrics.observe_query)
+            open_database(settings, app_metrics.observe_query, QUERY_NAMES)
         )
         cache = (
             await stack.enter_async_context(open_item_cache(settings, app_metrics.cache_reads))
@@ -43,7 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             else None
         )
         app.state.db = database
-        app.state.cache = cache
+        app.state.store = ItemStore(database, cache)
         collectors = [PoolCollector(database), *(cache.collectors() if cache else [])]
         stack.enter_context(app_metrics.collecting(*collectors))
         # Everything alive now lives as long as the process. Frozen, it is no longer walked by

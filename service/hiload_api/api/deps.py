@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from hiload_api.cache import ItemCache
+from hiload_api.crud import ItemStore
 from hiload_api.db import Database
 from hiload_api.metrics import Metrics
 
@@ -20,10 +20,9 @@ async def get_db(request: Request) -> Database:
     return database
 
 
-async def get_cache(request: Request) -> ItemCache | None:
-    """The item cache; None without HILOAD_REDIS_URL."""
-    cache: ItemCache | None = request.app.state.cache
-    return cache
+async def get_store(request: Request) -> ItemStore:
+    store: ItemStore = request.app.state.store
+    return store
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -32,5 +31,5 @@ async def get_metrics(request: Request) -> Metrics:
 
 
 DbDep = Annotated[Database, Depends(get_db)]
-CacheDep = Annotated[ItemCache | None, Depends(get_cache)]
+StoreDep = Annotated[ItemStore, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from hiload_api.api.deps import DbDep
-from hiload_api.db import SQL_PING
 
 router = APIRouter(tags=["health"])
 
@@ -27,6 +26,5 @@ async def healthz() -> Response:
 )
 async def readyz(db: DbDep) -> Response:
     """Readiness: PostgreSQL answers through the pool within a second."""
-    async with db.connection(wait=READY_TIMEOUT) as conn:
-        await conn.fetchval(SQL_PING, timeout=READY_TIMEOUT)
+    await db.ping(READY_TIMEOUT)
     return Response(OK, media_type="application/json")

@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from hiload_api.api.items import encode_cursor
 from hiload_api.config import Settings
+from hiload_api.models import encode_cursor
 from tests.conftest import Served, serve
 
 

@@ -58,7 +58,7 @@ async def test_without_redis_no_cache_read_is_counted(settings: Settings) -> Non
         for _ in range(2):
             assert (await uncached.client.get(f"/items/{item['id']}")).status_code == 200
         reads = await cache_reads(uncached.client)
-        assert uncached.app.state.cache is None
+        assert uncached.app.state.store.cache is None
     # Every series is exported from the start, and none moves.
     assert len(reads) == 4
     assert sum(reads.values()) == 0

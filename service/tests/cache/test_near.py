@@ -36,7 +36,8 @@ async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> Non
 
 
 def near(served: Served) -> NearCache:
-    cache: ItemCache = served.app.state.cache
+    cache = served.app.state.store.cache
+    assert isinstance(cache, ItemCache)
     assert cache.near is not None
     return cache.near
 
