@@ -14,12 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from hiload_api.api import docs, health, items, metrics
+from hiload_api.api.routing import add_direct_routes, refuse_skipped_dependencies
 from hiload_api.cache import open_item_cache
 from hiload_api.config import Settings, SettingsError, load_settings
 from hiload_api.crud import QUERY_NAMES, ItemStore
 from hiload_api.db import open_database
 from hiload_api.errors import install_error_handlers
-from hiload_api.fastlane import FastLane
 from hiload_api.metrics import Metrics, MetricsMiddleware, PoolCollector
 from hiload_api.middleware import BodySizeLimitMiddleware, RootPathMiddleware
 from hiload_api.static import DOCS_STATIC_PREFIX, swagger_ui_dir
@@ -34,6 +34,8 @@ CORS_METHODS = ("GET", "POST", "PATCH", "DELETE")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app_metrics: Metrics = app.state.metrics
+    # Before anything opens: routes may have been included since create_app().
+    refuse_skipped_dependencies(app)
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(
             open_database(settings, app_metrics.observe_query, QUERY_NAMES)
@@ -86,14 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    app.include_router(health.router)
+    # The reads that need nothing injected first, in the app's own router; then the rest.
+    add_direct_routes(app, health.router, items.reads)
     app.include_router(items.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
     app.mount(DOCS_STATIC_PREFIX, StaticFiles(directory=swagger_ui_dir()), name="docs-static")
-    # Each middleware added wraps the ones before it. The fast lane is innermost, so the
-    # answers it gives pass through the same size limit, root path, CORS and metrics.
-    app.add_middleware(FastLane)
+    # Each middleware added wraps the ones before it.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)

@@ -1,7 +1,8 @@
-"""Typed dependencies: routes get what the lifespan created, never module globals.
+"""What routes get from the lifespan, never from module globals.
 
-They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency
-in its thread pool, a thread hop per dependency per request.
+Routes declare typed dependencies (``StoreDep``). They are ``async def`` although they never
+await: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per dependency
+per request. DirectRoutes solve no dependency, and call ``store_of``/``database_of`` instead.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from hiload_api.db import Database
 from hiload_api.metrics import Metrics
 
 
-async def get_db(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
-async def get_store(request: Request) -> ItemStore:
+def store_of(request: Request) -> ItemStore:
     store: ItemStore = request.app.state.store
     return store
+
+
+async def get_store(request: Request) -> ItemStore:
+    return store_of(request)
 
 
 async def get_metrics(request: Request) -> Metrics:
@@ -30,6 +35,5 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-DbDep = Annotated[Database, Depends(get_db)]
 StoreDep = Annotated[ItemStore, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -7,10 +7,11 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from hiload_api.api.deps import StoreDep
+from hiload_api.api.deps import StoreDep, store_of
+from hiload_api.api.routing import DirectRoute
 from hiload_api.models import (
     Cursor,
     Item,
@@ -22,6 +23,11 @@ from hiload_api.models import (
     Problem,
 )
 
+# The reads that need nothing injected, GET /items/{item_id} above all: DirectRoutes, which
+# create_app() puts in the app's own router (hiload_api.api.routing). /export and /stats come
+# first, or /{item_id} would take their paths.
+reads = APIRouter(prefix="/items", tags=["items"], route_class=DirectRoute)
+# Everything that takes a body, a query or a dependency.
 router = APIRouter(prefix="/items", tags=["items"])
 
 JSON = "application/json"
@@ -84,33 +90,39 @@ async def _stream(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncItera
             yield chunk
 
 
-@router.get(
+@reads.get(
     "/export",
     response_class=StreamingResponse,
     responses={200: {"content": {NDJSON: {}}, "description": "One item per line"}},
 )
-async def export_items(store: StoreDep) -> StreamingResponse:
+async def export_items(request: Request) -> StreamingResponse:
     """Every item, one JSON object per line, in constant memory whatever the table size."""
-    batches = store.export()
+    batches = store_of(request).export()
     # Pulling the first batch here means an unreachable database is a 503, not a 200
     # whose body breaks off. The transport's back-pressure sets the pace of the rest.
     first = await anext(batches, b"")
     return StreamingResponse(_stream(first, batches), media_type=NDJSON)
 
 
-@router.get("/stats")
-async def item_stats(store: StoreDep) -> ItemStats:
+@reads.get(
+    "/stats",
+    response_class=Response,
+    responses={200: {"model": ItemStats, "content": {JSON: {}}}},
+)
+async def item_stats(request: Request) -> Response:
     """Count, prices, newest and top tags: four small queries run at once."""
-    return await store.stats()
+    stats = await store_of(request).stats()
+    return Response(stats.model_dump_json(), media_type=JSON)
 
 
-@router.get(
+@reads.get(
     "/{item_id}",
     response_class=Response,
     responses={200: {"model": Item, "content": {JSON: {}}}, 404: NOT_FOUND},
 )
-async def get_item(item_id: ItemId, store: StoreDep) -> Response:
-    body = await store.read(item_id)
+async def get_item(request: Request, item_id: ItemId) -> Response:
+    """From the process's near cache, Redis or PostgreSQL, in that order (hiload_api.crud)."""
+    body = await store_of(request).read(item_id)
     if body is None:
         raise _not_found(item_id)
     return Response(body, media_type=JSON)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tracemalloc
 import uuid
 from typing import Any
@@ -351,3 +352,39 @@ async def test_export_outlasting_the_statement_timeout_completes(
                 await asyncio.sleep(timeout * 2)
             lines += chunk.count(b"\n")
     assert lines == rows
+
+
+async def test_reads_are_served_under_a_path_prefix(settings: Settings) -> None:
+    async with serve(settings.model_copy(update={"root_path": "/api"})) as prefixed:
+        item = await create(prefixed.client)
+        for path in ("/api", ""):  # the proxy keeps the prefix, or strips it
+            assert (await prefixed.client.get(f"{path}/healthz")).status_code == 200
+            response = await prefixed.client.get(f"{path}/items/{item['id']}")
+            assert response.status_code == 200
+            assert response.json() == item
+
+
+async def query_count(client: httpx.AsyncClient, name: str) -> float:
+    text = (await client.get("/metrics")).text
+    sample = rf'^hiload_db_query_duration_seconds_count{{query="{name}"}} (\S+)$'
+    match = re.search(sample, text, re.M)
+    return float(match[1]) if match else 0.0
+
+
+async def test_concurrent_reads_share_statements(
+    settings: Settings, sql: asyncpg.Connection
+) -> None:
+    ids = [
+        row["id"]
+        for row in await sql.fetch(
+            "INSERT INTO items (name, price) SELECT 'shared-' || gen_random_uuid(), 1"
+            " FROM generate_series(1, 50) RETURNING id"
+        )
+    ]
+    # Without Redis, every read goes to PostgreSQL.
+    async with serve(settings.model_copy(update={"redis_url": ""})) as uncached:
+        before = await query_count(uncached.client, "get_items")
+        responses = await asyncio.gather(*(uncached.client.get(f"/items/{i}") for i in ids))
+        statements = await query_count(uncached.client, "get_items") - before
+    assert [response.json()["id"] for response in responses] == ids
+    assert 1 <= statements < len(ids)
