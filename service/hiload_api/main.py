@@ -88,8 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    # The reads that need nothing injected first, in the app's own router; then the rest.
-    add_direct_routes(app, health.router, items.reads)
+    # The reads that need nothing injected first, in the app's own router, the item reads (the
+    # traffic) ahead of the health probes; then the rest.
+    add_direct_routes(app, items.reads, health.router)
     app.include_router(items.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
