@@ -111,8 +111,7 @@ async def export_items(request: Request) -> StreamingResponse:
 )
 async def item_stats(request: Request) -> Response:
     """Count, prices, newest and top tags: four small queries run at once."""
-    stats = await store_of(request).stats()
-    return Response(stats.model_dump_json(), media_type=JSON)
+    return Response(await store_of(request).stats(), media_type=JSON)
 
 
 @reads.get(
