@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     redis_url: str = ""
     cache_ttl: Annotated[int, Field(ge=1, le=86_400)] = 60
     # Items each process keeps in memory in front of Redis, coherent through Redis's
-    # invalidations (hiload_api.nearcache); 0 turns the near cache off.
+    # invalidations (hiload_api.cache); 0 turns the near cache off.
     cache_local_items: Annotated[int, Field(ge=0, le=1_000_000)] = 10_000
     log_level: LogLevel = "info"
     root_path: str = ""

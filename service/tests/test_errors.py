@@ -45,7 +45,7 @@ async def test_postgres_restart_is_503_then_recovers_without_restarting_the_app(
         assert (await client.get("/healthz")).status_code == 200
         assert_unavailable(await client.get("/readyz"))
         assert_unavailable(await client.get("/items"))
-        # Not in Redis yet, so read from PostgreSQL (by the fast lane).
+        # Not in Redis yet, so read from PostgreSQL.
         assert_unavailable(await client.get(f"/items/{item['id'] + 1}"))
         assert_unavailable(await client.post("/items", json={"name": lost_name, "price": 1}))
         assert_unavailable(await client.patch(f"/items/{item['id'] + 1}", json={"price": 2}))

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hiload_api.api import items
-from hiload_api.api.routing import DirectRoute
+from hiload_api.api.routing import DirectRoute, add_direct_routes
 from hiload_api.config import Settings
 from hiload_api.main import create_app
 from hiload_api.models import ItemId
@@ -91,6 +91,12 @@ async def with_a_dependency(
     item_id: ItemId, token: Annotated[None, Depends(require_token)]
 ) -> Response:
     return Response()
+
+
+def test_only_direct_routes_go_in_the_apps_own_router() -> None:
+    # An ordinary route there would miss the app's dependencies and dependency overrides.
+    with pytest.raises(FastAPIError, match="only DirectRoutes"):
+        add_direct_routes(FastAPI(), items.router)
 
 
 def test_what_a_direct_route_cannot_pass_is_refused_when_it_is_added() -> None:
