@@ -13,5 +13,5 @@ need_debian_packages postgresql redis-server wrk curl util-linux
     die "No virtualenv with the service at .venv." \
         "Run: UV_PYTHON_DOWNLOADS=never uv sync --locked --all-groups"
 
-say "Benchmarking the service on 127.0.0.1 (4-5 minutes; table in reports/bench-service.md)"
+say "Benchmarking the service on 127.0.0.1 (5-6 minutes; table in reports/bench-service.md)"
 .venv/bin/python bench/service/bench.py
