@@ -1,8 +1,9 @@
 """DirectRoute: a path operation documented like any other, called without dependency injection.
 
-For the hottest reads (``GET /healthz``, ``GET /items/{id}``) FastAPI's per-request work —
-solving dependencies, reading the body, serializing the return value — costs more CPU than
-everything else the request does (`make bench-service`). A DirectRoute is still an APIRoute:
+For the reads that need nothing injected, ``GET /items/{id}`` and ``GET /healthz`` above all,
+FastAPI's per-request work — solving dependencies, reading the body, serializing the return
+value — costs more CPU than everything else the request does (`make bench-service` serves both
+as ordinary routes too). A DirectRoute is still an APIRoute:
 the app's router matches it behind the whole middleware stack, /openapi.json documents its
 parameters and responses, and its errors are raised, so 404, 422 and 503 come from the same
 exception handlers as every other route's. Only its handling is lighter: it validates each
@@ -84,6 +85,7 @@ class DirectRoute(APIRoute):
             response: Response = await endpoint(**values)
             return response
 
+        # What handle() calls; FastAPI calls this hook again for each inclusion of the route.
         self._handler = handle
         return handle
 
@@ -92,11 +94,11 @@ def add_direct_routes(app: FastAPI, *routers: APIRouter) -> None:
     """Put the routers' DirectRoutes in the app's own router, ahead of the routers it includes.
 
     ``app.include_router()`` keeps an included router as one node that FastAPI (since 0.137)
-    resolves on every request, matching its routes twice: for a cached ``GET /items/{id}`` that
-    doubled the request's CPU (`make bench-service`). A DirectRoute takes nothing from an
-    inclusion — it solves no dependency — so it can sit in the app's router itself. A route that
-    solves dependencies could not: it would miss the app's dependencies and dependency overrides,
-    so it is refused here.
+    resolves on every request, matching its routes twice: in-process, a cached
+    ``GET /items/{id}`` cost 40 µs of CPU that way against 19 µs from the app's router. A
+    DirectRoute takes nothing from an inclusion — it solves no dependency — so it can sit in
+    the app's router itself. A route that solves dependencies could not: it would miss the
+    app's dependencies and dependency overrides, so it is refused here.
     """
     for router in routers:
         for route in router.routes:
