@@ -120,7 +120,7 @@ async def item_stats(request: Request) -> Response:
     responses={200: {"model": Item, "content": {JSON: {}}}, 404: NOT_FOUND},
 )
 async def get_item(request: Request, item_id: ItemId) -> Response:
-    """From the process's near cache, Redis or PostgreSQL, in that order (hiload_api.crud)."""
+    """One item, from the memory of the process that answers, Redis or PostgreSQL."""
     body = await store_of(request).read(item_id)
     if body is None:
         raise _not_found(item_id)
