@@ -16,6 +16,16 @@ def firewall_invalid_networks(values):
     return [value for value in values if _network(value) is None]
 
 
+def _is_port(value):
+    text = str(value).strip()
+    return text.isdigit() and 1 <= int(text) <= 65535
+
+
+def firewall_invalid_ports(values):
+    """The entries of VALUES that are not a port 1-65535 (integers, or their decimal strings)."""
+    return [value for value in values if not _is_port(value)]
+
+
 def firewall_networks_of_family(values, family):
     """Entries of VALUES of IP version FAMILY (4 or 6), normalised, duplicates dropped."""
     networks = (_network(value) for value in values)
@@ -49,6 +59,7 @@ class FilterModule:
     def filters(self):
         return {
             "firewall_invalid_networks": firewall_invalid_networks,
+            "firewall_invalid_ports": firewall_invalid_ports,
             "firewall_networks_of_family": firewall_networks_of_family,
             "firewall_host_addresses": firewall_host_addresses,
             "firewall_hosts_without_address": firewall_hosts_without_address,
