@@ -32,6 +32,11 @@ CASES = {
     "wrong type": Case({"hiload_app_instances": "many"}, ("hiload_app_instances",)),
     "not a boolean": Case({"nginx_gzip_enabled": "perhaps"}, ("nginx_gzip_enabled",)),
     "out of range": Case({"nginx_upstream_keepalive": 8}, ("nginx_upstream_keepalive",)),
+    # A number as -e key=value gives it (a string) is accepted as the argument spec accepts it;
+    # the refusal is the fleet rule's alone, naming both variables.
+    "listen backlog above somaxconn": Case(
+        {"nginx_listen_backlog": "16384"}, ("host_tuning_somaxconn", "nginx_listen_backlog = 16384")
+    ),
     "keep-alive shorter than nginx's": Case(
         {"hiload_app_timeout_keep_alive": 10},
         ("hiload_app_timeout_keep_alive", "nginx_upstream_keepalive_timeout"),
