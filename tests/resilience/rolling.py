@@ -77,7 +77,7 @@ def deploy_and_roll_back(
         item_ids,
         ledger,
         hiload_app_wheelhouse_dir=str(wheelhouse),
-        hiload_app_wheelhouse_build=False,
+        hiload_app_wheelhouse_build_script="",
     )
     assert served_versions(stack) == {version}
     rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)

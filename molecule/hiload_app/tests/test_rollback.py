@@ -59,7 +59,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Releases, str]:
     )
     second_build = {
         "hiload_app_wheelhouse_dir": str(wheelhouse),
-        "hiload_app_wheelhouse_build": False,
+        "hiload_app_wheelhouse_build_script": "",
     }
     converge(second_build)
     second = {name: served(name) for name in HOSTS}
