@@ -2,9 +2,11 @@
 
 Profiles, all measured from this machine (the controller) against the lab's containers:
 
-- tuned: site.yml as `make demo` deploys it, through nginx on 127.0.0.1:8080;
-- naive: site.yml with -e @inventories/lab/naive.yml (uvicorn --workers, asyncio + h11, nginx
-  without upstream keepalive, kernel defaults), through nginx on 127.0.0.1:8080;
+- tuned: site.yml as `make demo` deploys it (bench/stack/tuned.yml), through nginx on
+  127.0.0.1:8080;
+- naive: bench/stack/naive.yml with -e @inventories/lab/naive.yml (one uvicorn --workers unit
+  per app host, asyncio + h11, nginx without upstream keepalive, kernel defaults), through nginx
+  on 127.0.0.1:8080;
 - direct: the tuned instances themselves, every endpoint of nginx's upstream at once, reached
   by container address (what nginx costs);
 - ceiling: nginx on the same host answering `return 200` through 127.0.0.1:8080, from a
@@ -48,12 +50,15 @@ WARMUP = 3
 USERS = int(os.environ.get("BENCH_USERS", "64"))
 USER_RPS = float(os.environ.get("BENCH_USER_RPS", "5"))
 LOCUST_SECONDS = int(os.environ.get("BENCH_LOCUST_SECONDS", "30"))
-# 0 measures the tuned profile as the lab runs it (right after make demo), saving a site.yml run.
+# 0 measures the tuned profile as the lab runs it (right after make demo), saving a deploy.
 DEPLOY_FIRST = os.environ.get("BENCH_DEPLOY_FIRST", "1") != "0"
 SEED_ROWS = 10_000
 SEED_PREFIX = "bench-seed-"
 
-NAIVE_OVERLAY = "@inventories/lab/naive.yml"
+# tuned.yml removes the naive profile's unit, then runs site.yml; naive.yml runs site.yml with
+# the overlay, then replaces each app host's instances by one uvicorn --workers unit.
+TUNED = ("bench/stack/tuned.yml",)
+NAIVE = ("bench/stack/naive.yml", "-e", "@inventories/lab/naive.yml")
 LB, DB = "hiload-lb1", "hiload-db1"
 LAB_NETWORK = "hiload-lab"
 # The firewall role's table (roles/firewall): the app ports only accept the lb hosts.
@@ -118,15 +123,14 @@ def docker_exec(container: str, *argv: str) -> str:
     return result.stdout
 
 
-def deploy(profile: str, *extra: str) -> int:
-    log = STATE / f"bench-site-{profile}.log"
-    say(
-        f"Deploying the {profile} profile: ansible-playbook site.yml {' '.join(extra)} (log: {log})"
-    )
+def deploy(profile: str, *arguments: str) -> int:
+    """ansible-playbook ARGUMENTS (a playbook of bench/stack and its options)."""
+    log = STATE / f"bench-deploy-{profile}.log"
+    say(f"Deploying the {profile} profile: ansible-playbook {' '.join(arguments)} (log: {log})")
     started = time.monotonic()
     with log.open("w") as out:
         result = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "site.yml", *extra],
+            [str(VENV_BIN / "ansible-playbook"), *arguments],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -136,7 +140,9 @@ def deploy(profile: str, *extra: str) -> int:
     seconds = round(time.monotonic() - started)
     if result.returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
-        raise RuntimeError(f"site.yml ({profile}) failed after {seconds} s; end of {log}:\n{tail}")
+        raise RuntimeError(
+            f"{arguments[0]} ({profile}) failed after {seconds} s; end of {log}:\n{tail}"
+        )
     say(f"{profile} deployed in {seconds} s")
     return seconds
 
@@ -433,8 +439,8 @@ def report(r: Results, load_before: float) -> tuple[str, list[bool]]:
         f"{os.cpu_count()} CPUs shared by the load generators and the whole lab; load average"
         f" {load_before:.1f} before the run, {min(load_samples):.1f} to {max(load_samples):.1f}"
         f" during it. wrk: {DURATION} s per line after {WARMUP} s of warm-up, ids drawn from"
-        f" {SEED_ROWS:,} seeded rows. site.yml took"
-        f" {', '.join(f'{s} s to deploy {name}' for name, s in r.deploy_seconds.items())}."
+        f" {SEED_ROWS:,} seeded rows. Deploying took"
+        f" {', '.join(f'{s} s for {name}' for name, s in r.deploy_seconds.items())}."
         " Direct: every endpoint of nginx's upstream"
         f" ({', '.join(r.endpoints)}) at once, by container address.",
         "",
@@ -495,7 +501,7 @@ def main() -> int:
     remove_leftover_ceiling()
     # --flush-cache: a lab booted again (make down, make lab) may have new addresses, and
     # site.yml would otherwise trust the cached facts of the old containers.
-    deployed = {"tuned": deploy("tuned", "--flush-cache")} if DEPLOY_FIRST else {}
+    deployed = {"tuned": deploy("tuned", *TUNED, "--flush-cache")} if DEPLOY_FIRST else {}
     try:
         ids = seed()
         tuned_item = point(TUNED_ITEM, through(BASE_URL, ITEM, ids))
@@ -510,12 +516,12 @@ def main() -> int:
             ceiling = point(CEILING, through(BASE_URL, "/", headers=[f"Host: {CEILING_HOST}"]))
         tuned_mix = locust("tuned", ids)
 
-        deployed["naive"] = deploy("naive", "-e", NAIVE_OVERLAY)
+        deployed["naive"] = deploy("naive", *NAIVE)
         naive_item = point(NAIVE_ITEM, through(BASE_URL, ITEM, ids))
         naive_healthz = point("naive /healthz", through(BASE_URL, HEALTHZ))
         naive_mix = locust("naive", ids)
     finally:
-        deployed["tuned again"] = deploy("tuned")
+        deployed["tuned again"] = deploy("tuned", *TUNED)
 
     results = Results(
         tuned_item, tuned_healthz, naive_item, naive_healthz, direct_item, direct_healthz,

@@ -58,8 +58,15 @@ CASES = {
         {"nginx_upstream_keepalve": 64},
         ("nginx_upstream_keepalve", "did you mean nginx_upstream_keepalive"),
     ),
-    "retired variable": Case(
-        {"hiload_app_rollback": True}, ("hiload_app_rollback is gone", "playbooks/rollback.yml")
+    # Every retired variable set is named in the one refusal, each with what replaces it.
+    "retired variables": Case(
+        {"hiload_app_rollback": True, "hiload_app_process_model": "workers"},
+        (
+            "hiload_app_rollback is gone",
+            "playbooks/rollback.yml",
+            "hiload_app_process_model is gone",
+            "bench/stack/naive.yml",
+        ),
     ),
     "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
     "two cache hosts": Case(
