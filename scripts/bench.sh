@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make bench: the deployed stack on the lab, side by side in one run — tuned (site.yml's
-# defaults), naive (-e @inventories/lab/naive.yml), direct (the instances without nginx) and
-# the ceiling (nginx answering `return 200`) — with wrk and locust. The lab is up (make lab
-# runs first) and is left in the tuned profile. Bounded: BENCH_DURATION seconds per wrk point
-# (default 12), BENCH_LOCUST_SECONDS per locust run (default 30), plus three site.yml runs.
+# defaults, bench/stack/tuned.yml), naive (bench/stack/naive.yml -e @inventories/lab/naive.yml:
+# one uvicorn --workers unit per app host), direct (the instances without nginx) and the ceiling
+# (nginx answering `return 200`) — with wrk and locust. The lab is up (make lab runs first) and
+# is left in the tuned profile. Bounded: BENCH_DURATION seconds per wrk point (default 12),
+# BENCH_LOCUST_SECONDS per locust run (default 30), plus three deploys, each a site.yml run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
