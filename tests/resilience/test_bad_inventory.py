@@ -60,12 +60,18 @@ CASES = {
     ),
     # Every retired variable set is named in the one refusal, each with what replaces it.
     "retired variables": Case(
-        {"hiload_app_rollback": True, "hiload_app_process_model": "workers"},
+        {
+            "hiload_app_rollback": True,
+            "hiload_app_process_model": "workers",
+            "redis_allowed_clients": ["192.0.2.10"],
+        },
         (
             "hiload_app_rollback is gone",
             "playbooks/rollback.yml",
             "hiload_app_process_model is gone",
             "bench/stack/naive.yml",
+            "redis_allowed_clients is gone",
+            "firewall_extra_rules",
         ),
     ),
     "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
