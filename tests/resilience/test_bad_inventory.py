@@ -74,6 +74,18 @@ CASES = {
             "firewall_extra_rules",
         ),
     ),
+    # monitoring and smoke_test run last in site.yml: the preflight checks them before any host
+    # changes all the same, on the monitoring and lb hosts.
+    "alert threshold out of range": Case(
+        {"monitoring_alert_error_ratio": 5}, ("monitoring_alert_error_ratio", "between 0 and 1")
+    ),
+    "scrape target not in the inventory": Case(
+        {"monitoring_exporter_hosts": ["hiload-mol-lb1", "hiload-mol-gone"]},
+        ("monitoring_exporter_hosts", "hiload-mol-gone"),
+    ),
+    "smoke test URL without a scheme": Case(
+        {"smoke_test_base_url": "127.0.0.1:8080"}, ("smoke_test_base_url", "http:// or https://")
+    ),
     "empty app group": Case(names=("'app' has no hosts",), groups={"app": ()}),
     "two cache hosts": Case(
         names=("'cache' has 2 hosts", "one Redis"),
