@@ -7,6 +7,13 @@ timeout), its latency, and for POSTs the name it created, so the tests can count
 and check afterwards that nothing was lost.
 
 Load only ever targets the addresses it is given: loopback or the lab's own containers.
+
+SteadyLoad sends half its GETs the way a browser or an HTTP client library does, over a pool of
+kept-alive connections, and half over a fresh connection each. A GET on a reused connection that
+the server closed before sending any byte of an answer (an idle connection it was closing as the
+request went out) is retried once on a fresh connection, as HTTP clients do for idempotent
+requests (RFC 9112, section 9.3.1); it counts as `retried`, not as failed. POSTs, which no client
+retries on its own, always go over a fresh connection.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 import threading
@@ -38,6 +46,8 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     name: str | None = None  # the item name a POST tried to create
+    reused: bool = False  # sent over a connection that had already served a request
+    retried: bool = False  # a reused connection closed unanswered; this is the fresh retry
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -67,6 +77,8 @@ class Connection:
         self.host, self.port, self.timeout = host, port, timeout
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.served = 0  # requests answered over the current socket
+        self.answering = False  # the current request got at least its status line
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -74,10 +86,12 @@ class Connection:
             with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
         self.reader = self.writer = None
+        self.served = 0
 
     async def request(
         self, method: str, path: str, body: bytes = b""
     ) -> tuple[int, dict[str, str], bytes]:
+        self.answering = False
         if self.writer is None:
             self.reader, self.writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
@@ -91,6 +105,7 @@ class Connection:
         status_line = await self.reader.readline()
         if not status_line:
             raise ConnectionResetError("closed before answering")
+        self.answering = True
         status = int(status_line.split()[1])
         headers: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
@@ -109,6 +124,7 @@ class Connection:
             status_line.startswith(b"HTTP/1.1")
             or "keep-alive" in headers.get("connection", "").lower()
         )
+        self.served += 1
         if not keep_alive or headers.get("connection", "").lower() == "close":
             await self.close()
         return status, headers, payload
@@ -117,6 +133,7 @@ class Connection:
         self, method: str, path: str, body: bytes = b"", name: str | None = None
     ) -> Outcome:
         started = time.monotonic()
+        reused = self.served > 0
         try:
             status, headers, payload = await asyncio.wait_for(
                 self.request(method, path, body), self.timeout
@@ -125,8 +142,21 @@ class Connection:
             await self.close()
             status, headers, payload = 0, {}, b""
         return Outcome(
-            method, path, status, time.monotonic() - started, started, headers, payload, name
+            method,
+            path,
+            status,
+            time.monotonic() - started,
+            started,
+            headers,
+            payload,
+            name,
+            reused=reused,
         )
+
+    @property
+    def closed_unanswered(self) -> bool:
+        """The last request failed before any byte of an answer came back."""
+        return self.writer is None and not self.answering
 
 
 def item_body(prefix: str) -> tuple[str, bytes]:
@@ -188,6 +218,8 @@ class SteadyLoad:
         self.gets_per_second, self.posts_per_second = gets_per_second, posts_per_second
         self.prefix, self.timeout, self.max_seconds = prefix, timeout, max_seconds
         self.outcomes: list[Outcome] = []
+        # Idle kept-alive connections, taken by one GET at a time and put back after it.
+        self._idle: list[Connection] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -212,10 +244,32 @@ class SteadyLoad:
         await asyncio.gather(*tasks)
 
     async def _get(self, index: int) -> None:
-        item = self.item_ids[index % len(self.item_ids)]
+        path = f"/items/{self.item_ids[index % len(self.item_ids)]}"
+        if index % 2:
+            self.outcomes.append(await self._kept_alive(path))
+            return
         connection = Connection(self.host, self.port, self.timeout)
-        self.outcomes.append(await connection.timed("GET", f"/items/{item}"))
+        self.outcomes.append(await connection.timed("GET", path))
         await connection.close()
+
+    async def _kept_alive(self, path: str) -> Outcome:
+        connection = (
+            self._idle.pop() if self._idle else Connection(self.host, self.port, self.timeout)
+        )
+        outcome = await connection.timed("GET", path)
+        if outcome.reused and outcome.status == 0 and connection.closed_unanswered:
+            connection = Connection(self.host, self.port, self.timeout)
+            retry = await connection.timed("GET", path)
+            outcome = dataclasses.replace(
+                retry,
+                started=outcome.started,
+                seconds=retry.started + retry.seconds - outcome.started,
+                reused=True,
+                retried=True,
+            )
+        if connection.writer is not None:
+            self._idle.append(connection)
+        return outcome
 
     async def _post(self, _: int) -> None:
         name, body = item_body(self.prefix)
@@ -228,10 +282,21 @@ class SteadyLoad:
         if self.posts_per_second > 0:
             streams.append(self._paced(self.posts_per_second, self._post))
         await asyncio.gather(*streams)
+        for connection in self._idle:
+            await connection.close()
 
     def failures(self) -> list[Outcome]:
-        """Requests that did not get a 2xx answer."""
+        """Requests that did not get a 2xx answer (after a retry, where one was due)."""
         return [o for o in self.outcomes if not 200 <= o.status < 300]
+
+    def kinds(self) -> dict[str, int]:
+        """How the requests went: over fresh or reused connections, and the retries."""
+        return {
+            "requests": len(self.outcomes),
+            "kept_alive": sum(o.reused for o in self.outcomes),
+            "retried": sum(o.retried for o in self.outcomes),
+            "failed": len(self.failures()),
+        }
 
 
 def main() -> int:

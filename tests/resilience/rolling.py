@@ -39,9 +39,15 @@ def nginx_upstream_errors(stack: Stack) -> int:
 
 
 def assert_no_failures(load: SteadyLoad, what: str, minimum: int = 50) -> None:
-    assert len(load.outcomes) >= minimum, f"{what}: only {len(load.outcomes)} requests were sent"
-    failed = [(o.method, o.path, o.status) for o in load.failures()]
-    assert not failed, f"{what}: {len(failed)} of {len(load.outcomes)} failed: {failed[:20]}"
+    """No request failed, and both kinds of client were in the load: a proof made only of fresh
+    connections would say nothing of kept-alive ones, which servers close under them."""
+    kinds = load.kinds()
+    assert kinds["requests"] >= minimum, f"{what}: only {kinds['requests']} requests were sent"
+    assert kinds["kept_alive"] >= kinds["requests"] // 4, f"{what}: too few kept-alive: {kinds}"
+    failed = [(o.method, o.path, o.status, o.reused) for o in load.failures()]
+    assert not failed, (
+        f"{what}: {len(failed)} of {kinds['requests']} failed ({kinds}): {failed[:20]}"
+    )
 
 
 def rollout(
@@ -57,9 +63,8 @@ def rollout(
     # Drained before every restart: nginx never even tried an instance that was going away.
     assert nginx_upstream_errors(stack) == errors_before, "nginx logged upstream errors"
     return {
-        "requests": len(load.outcomes),
+        **load.kinds(),
         "posts": sum(o.method == "POST" for o in load.outcomes),
-        "failed": len(load.failures()),
         "seconds": round(time.monotonic() - started),
     }
 

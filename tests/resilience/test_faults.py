@@ -66,8 +66,7 @@ def test_killed_instance_is_restarted_within_5s_and_no_get_fails(
         kill9={
             "restart_s": round(restart, 2),
             "ready_s": round(ready_after, 2),
-            "requests": len(load.outcomes),
-            "failed": len(load.failures()),
+            **load.kinds(),
         }
     )
 
@@ -100,8 +99,7 @@ def test_stopped_app_host_loses_no_get_and_rejoins(
     rejoined = wait_until(lambda: answered_by(stack, address), timeout=90, interval=1)
     stack.record(
         app_host_stopped={
-            "requests": len(load.outcomes),
-            "failed": len(load.failures()),
+            **load.kinds(),
             "rejoined_s": round(rejoined, 1),
         }
     )

@@ -2,7 +2,10 @@
 
 usage: http_probe.py URL [--requests N] [--threads T] [--method M] [--body-bytes B]
                          [--fresh] [--reload-after SECONDS]
---fresh opens a new connection per request; --reload-after reloads nginx while requests run.
+--fresh opens a new connection per request; --mixed does so in every other thread and keeps
+connections alive in the others, retrying an idempotent request once on a fresh connection when
+the server closed a reused one before answering (as HTTP clients do; counted as "retried");
+--reload-after reloads nginx while requests run.
 --once sends one request and prints its status, headers and body (--header K:V adds one;
 an https:// URL is verified against --cafile, and its host name against the certificate).
 """
@@ -18,21 +21,43 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
-def worker(url, count, args, statuses, errors, lock) -> None:
+
+def worker(url, count, args, fresh, counts, errors, lock) -> None:
     parts = urlsplit(url)
-    conn = None
+    conn, served = None, 0
+    body = b"x" * args.body_bytes if args.body_bytes else None
     for _ in range(count):
-        if conn is None or args.fresh:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+        if conn is None or fresh:
+            conn, served = (
+                http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10),
+                0,
+            )
         try:
-            body = b"x" * args.body_bytes if args.body_bytes else None
-            conn.request(args.method, parts.path or "/", body=body)
-            response = conn.getresponse()
+            try:
+                conn.request(args.method, parts.path or "/", body=body)
+                response = conn.getresponse()
+            except http.client.RemoteDisconnected:
+                # Closed with no byte of an answer: only a reused connection of an idempotent
+                # request may be retried, once, on a fresh connection.
+                if not served or args.method not in IDEMPOTENT:
+                    raise
+                conn.close()
+                conn, served = (
+                    http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10),
+                    0,
+                )
+                with lock:
+                    counts["retried"] += 1
+                conn.request(args.method, parts.path or "/", body=body)
+                response = conn.getresponse()
             response.read()
             with lock:
-                statuses[response.status] += 1
-            if args.fresh or response.will_close:
+                counts[str(response.status)] += 1
+                counts["kept_alive"] += served > 0
+            served += 1
+            if fresh or response.will_close:
                 conn.close()
                 conn = None
         except (OSError, http.client.HTTPException) as error:
@@ -73,6 +98,7 @@ def main() -> None:
     parser.add_argument("--method", default="GET")
     parser.add_argument("--body-bytes", type=int, default=0)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--mixed", action="store_true")
     parser.add_argument("--pace", type=float, default=0.0)
     parser.add_argument("--reload-after", type=float)
     parser.add_argument("--once", action="store_true")
@@ -84,13 +110,24 @@ def main() -> None:
         return
     args.requests = min(args.requests, 20000)
 
-    statuses: collections.Counter[int] = collections.Counter()
+    counts: collections.Counter[str] = collections.Counter()
     errors: list[str] = []
     lock = threading.Lock()
     share = args.requests // args.threads
     threads = [
-        threading.Thread(target=worker, args=(args.url, share, args, statuses, errors, lock))
-        for _ in range(args.threads)
+        threading.Thread(
+            target=worker,
+            args=(
+                args.url,
+                share,
+                args,
+                args.fresh or (args.mixed and i % 2 == 0),
+                counts,
+                errors,
+                lock,
+            ),
+        )
+        for i in range(args.threads)
     ]
     started = time.monotonic()
     for thread in threads:
@@ -101,7 +138,9 @@ def main() -> None:
     for thread in threads:
         thread.join()
     result = {
-        "statuses": {str(k): v for k, v in statuses.items()},
+        "statuses": {k: v for k, v in counts.items() if k.isdigit()},
+        "kept_alive": counts["kept_alive"],
+        "retried": counts["retried"],
         "errors": errors[:10],
         "error_count": len(errors),
         "seconds": round(time.monotonic() - started, 2),
