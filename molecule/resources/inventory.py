@@ -32,6 +32,11 @@ def inventory_groups(inventory: str) -> dict[str, list[str]]:
     }
 
 
+def scenario_groups() -> dict[str, list[str]]:
+    """{group: [host, ...]} of the running Molecule scenario."""
+    return inventory_groups(os.environ["MOLECULE_INVENTORY_FILE"])
+
+
 def scenario_host(name: str) -> Host:
     """Host NAME of the running Molecule scenario, reached as Ansible reaches it."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 TAGS = ("cp311", "cp313")
@@ -17,10 +18,15 @@ def _uv(project: Path) -> str:
     return found
 
 
-def another_wheelhouse(project: Path, root: Path, suffix: str) -> tuple[Path, str]:
-    """(wheelhouse directory under ROOT, the version it holds)."""
+def another_wheelhouse(
+    project: Path, root: Path, suffix: str, change: Callable[[Path], None] | None = None
+) -> tuple[Path, str]:
+    """(wheelhouse directory under ROOT, the version it holds). CHANGE, if given, edits the
+    copied service package (its directory) before the build: a release with different code."""
     source = root / "source"
     shutil.copytree(project / "service" / "hiload_api", source / "service" / "hiload_api")
+    if change is not None:
+        change(source / "service" / "hiload_api")
     shutil.copy(project / "README.md", source / "README.md")
     pyproject = (project / "pyproject.toml").read_text()
     match = re.search(r'^version = "([^"]+)"', pyproject, re.M)

@@ -70,10 +70,16 @@ def rollout(
 
 
 def deploy_and_roll_back(
-    stack: Stack, item_ids: list[int], ledger: list[Outcome], workdir: Path, suffix: str
+    stack: Stack,
+    item_ids: list[int],
+    ledger: list[Outcome],
+    workdir: Path,
+    suffix: str,
+    serial: int = 1,
 ) -> None:
-    """deploy.yml of another build, then rollback.yml, each under the steady stream; the new
-    version is served after the first, the old one again after the second. Records both."""
+    """deploy.yml of another build, then rollback.yml, each under the steady stream and SERIAL
+    app hosts per batch; the new version is served after the first, the old one again after the
+    second. Records both."""
     before = served_versions(stack)
     wheelhouse, version = another_wheelhouse(PROJECT, workdir, suffix)
     deployed = rollout(
@@ -81,10 +87,11 @@ def deploy_and_roll_back(
         "deploy.yml",
         item_ids,
         ledger,
+        rollout_serial=serial,
         hiload_app_wheelhouse_dir=str(wheelhouse),
         hiload_app_wheelhouse_build_script="",
     )
     assert served_versions(stack) == {version}
-    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger)
+    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger, rollout_serial=serial)
     assert served_versions(stack) == before
-    stack.record(rolling_deploy=deployed, rollback=rolled_back)
+    stack.record(rolling_deploy={**deployed, "serial": serial}, rollback=rolled_back)

@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 from loadgen import Outcome, SteadyLoad, closed_loop, summarise
-from rolling import assert_no_failures, deploy_and_roll_back
-from stack import Stack, docker, start_container, wait_until
+from playbooks import run_playbook
+from releases import another_wheelhouse
+from rolling import assert_no_failures, deploy_and_roll_back, rollout, served_versions
+from stack import PROJECT, Stack, docker, start_container, wait_until
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 
@@ -22,7 +24,75 @@ LOADGEN = Path(__file__).with_name("loadgen.py")
 def test_rolling_deploy_and_rollback_drop_no_request(
     stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
 ) -> None:
-    deploy_and_roll_back(stack, item_ids, ledger, tmp_path, "rolling")
+    # Two app hosts per batch out of three: the batch drains its hosts together while the third
+    # serves, then the third goes alone.
+    deploy_and_roll_back(stack, item_ids, ledger, tmp_path, "rolling", serial=2)
+
+
+def never_ready(package: Path) -> None:
+    """The release's /readyz answers 503 whatever the database says."""
+    health = package / "api" / "health.py"
+    ready = (
+        "    await database_of(request).ping(READY_TIMEOUT)\n"
+        "    return Response(OK, media_type=JSON)"
+    )
+    text = health.read_text()
+    assert ready in text, f"{health}: /readyz changed; update never_ready()"
+    health.write_text(
+        text.replace(ready, '    return Response(b"{}", status_code=503, media_type=JSON)')
+    )
+
+
+def current_release(stack: Stack, name: str) -> str:
+    return stack.host(name).check_output("readlink -f /opt/hiload/current")
+
+
+def drained_servers(stack: Stack, name: str) -> dict[str, bool]:
+    """{server: down} of app host NAME's instances in the first lb's live upstream."""
+    lb = stack.host(stack.groups["lb"][0])
+    address = stack.address(name)
+    lines = lb.check_output(f"nginx -T 2>/dev/null | grep -E '^\\s*server {address}:'").splitlines()
+    return {line.split()[1]: line.rstrip(";").endswith(" down") for line in lines}
+
+
+def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
+) -> None:
+    first, *rest = stack.groups["app"]
+    versions = served_versions(stack)
+    releases = {name: current_release(stack, name) for name in stack.groups["app"]}
+    wheelhouse, _ = another_wheelhouse(PROJECT, tmp_path, "neverready", change=never_ready)
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=30, posts_per_second=3) as load:
+        run = run_playbook(
+            PROJECT / "playbooks" / "deploy.yml",
+            extra_vars={
+                "rollout_serial": 1,
+                "hiload_app_wheelhouse_dir": str(wheelhouse),
+                "hiload_app_wheelhouse_build_script": "",
+                "hiload_app_ready_retries": 5,
+            },
+            timeout=1500,
+        )
+    ledger.extend(o for o in load.outcomes if o.method == "POST")
+    assert run.returncode != 0, f"the rollout of a release never ready succeeded:\n{run.tail}"
+    assert run.recap()[first]["failed"] == 1, run.tail
+    # The gate's message, with the instance's journal.
+    assert "did not answer" in run.output, run.tail
+    assert "(last: 503" in run.output, run.tail
+    assert "journalctl -u hiload@1" in run.output, run.tail
+    # The first host got the release and stays drained; the later batches were never touched.
+    assert current_release(stack, first) != releases[first]
+    assert set(drained_servers(stack, first).values()) == {True}
+    assert {name: current_release(stack, name) for name in rest} == {
+        name: releases[name] for name in rest
+    }
+    assert served_versions(stack) == versions
+    assert_no_failures(load, "a failed rollout")
+    # Fixed the way an operator would: deploy the release the fleet serves, one host at a time.
+    restored = rollout(stack, "deploy.yml", item_ids, ledger, rollout_serial=1)
+    assert {name: current_release(stack, name) for name in stack.groups["app"]} == releases
+    assert set(drained_servers(stack, first).values()) == {False}
+    stack.record(failed_rollout={**load.kinds(), "restored_by_deploy": restored})
 
 
 def main_pid(stack: Stack, name: str, unit: str) -> int:

@@ -15,11 +15,11 @@ from pathlib import Path
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-from inventory import scenario_host
+from inventory import scenario_groups, scenario_host
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
-APP_HOSTS = ("hiload-mol-app1", "hiload-mol-app2")
+APP_HOSTS = scenario_groups()["app"]
 CACHE_HOST = "hiload-mol-db1"
 ENVIRONMENT_FILE = "/etc/hiload/hiload.env"
 KEY_PREFIX = "hiload:item:v1:"

@@ -1,6 +1,12 @@
 """The lab platform itself: systemd is PID 1 and /proc/sys takes network sysctls."""
 
+import sys
+from pathlib import Path
+
 from testinfra.host import Host
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from inventory import scenario_groups
 
 testinfra_hosts = ["all"]
 
@@ -17,5 +23,5 @@ def test_proc_sys_is_writable(host: Host) -> None:
 
 
 def test_hosts_resolve_each_other(host: Host) -> None:
-    for peer in ("hiload-mol-lb1", "hiload-mol-app1", "hiload-mol-app2", "hiload-mol-db1"):
+    for peer in sorted({name for hosts in scenario_groups().values() for name in hosts}):
         assert host.run(f"getent hosts {peer}").rc == 0, peer

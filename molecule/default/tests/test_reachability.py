@@ -26,6 +26,7 @@ GROUPS = {
     "hiload-mol-lb1": {"lb", "monitoring"},
     "hiload-mol-app1": {"app"},
     "hiload-mol-app2": {"app"},
+    "hiload-mol-app3": {"app"},
     "hiload-mol-db1": {"db", "cache"},
 }
 SSH_PORT = 22

@@ -12,13 +12,13 @@ from pathlib import Path
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-from inventory import scenario_host
+from inventory import scenario_groups, scenario_host
 from prometheus_checks import FETCH
 from reachability import role_default
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
-APP_HOSTS = ("hiload-mol-app1", "hiload-mol-app2")
+APP_HOSTS = scenario_groups()["app"]
 DB_HOST = "hiload-mol-db1"
 
 

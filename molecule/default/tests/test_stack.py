@@ -1,13 +1,18 @@
 """The four-node stack: every hop of the request path works across hosts."""
 
 import json
+import sys
 import urllib.request
+from pathlib import Path
 
 from testinfra.host import Host
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from inventory import scenario_groups
+
 testinfra_hosts = ["hiload-mol-lb1"]
 
-APP_HOSTS = ("hiload-mol-app1", "hiload-mol-app2")
+APP_HOSTS = scenario_groups()["app"]
 
 
 def upstream_servers(host: Host) -> list[str]:
