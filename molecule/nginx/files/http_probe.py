@@ -1,11 +1,12 @@
 """Send a bounded number of HTTP requests to one URL and print the status counts as JSON.
 
 usage: http_probe.py URL [--requests N] [--threads T] [--method M] [--body-bytes B]
-                         [--fresh] [--reload-after SECONDS]
+                         [--fresh] [--mixed] [--reload-after SECONDS] [--stop-file PATH]
 --fresh opens a new connection per request; --mixed does so in every other thread and keeps
 connections alive in the others, retrying an idempotent request once on a fresh connection when
 the server closed a reused one before answering (as HTTP clients do; counted as "retried");
---reload-after reloads nginx while requests run.
+--reload-after reloads nginx while requests run; --stop-file ends the requests early once PATH
+exists (a load that lasts as long as a run).
 --once sends one request and prints its status, headers and body (--header K:V adds one;
 an https:// URL is verified against --cafile, and its host name against the certificate).
 """
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
@@ -29,6 +31,8 @@ def worker(url, count, args, fresh, counts, errors, lock) -> None:
     conn, served = None, 0
     body = b"x" * args.body_bytes if args.body_bytes else None
     for _ in range(count):
+        if args.stop_file and Path(args.stop_file).exists():
+            break
         if conn is None or fresh:
             conn, served = (
                 http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10),
@@ -104,6 +108,7 @@ def main() -> None:
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--cafile")
+    parser.add_argument("--stop-file")
     args = parser.parse_args()
     if args.once:
         once(args)

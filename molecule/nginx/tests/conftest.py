@@ -19,6 +19,14 @@ def stub() -> Host:
     return testinfra.get_host(f"ansible://{STUB_HOST}?ansible_inventory={inventory}")
 
 
+@pytest.fixture(scope="module")
+def lbs() -> list[Host]:
+    """Every lb host, for a test that runs a playbook once and then checks each of them."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    hosts: list[Host] = testinfra.get_hosts([f"ansible://lb?ansible_inventory={inventory}"])
+    return hosts
+
+
 def probe_command(url: str, *options: str) -> str:
     """The shell command running the HTTP probe installed by converge, for `url`."""
     return " ".join(
