@@ -8,7 +8,8 @@ the server closed a reused one before answering (as HTTP clients do; counted as 
 --reload-after reloads nginx while requests run; --stop-file ends the requests early once PATH
 exists (a load that lasts as long as a run).
 --once sends one request and prints its status, headers and body (--header K:V adds one;
-an https:// URL is verified against --cafile, and its host name against the certificate).
+an https:// URL is verified against --cafile, and its host name against the certificate);
+--follow sends it again to each redirect's Location, listed in "redirects".
 """
 
 import argparse
@@ -21,7 +22,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+REDIRECTS = {301, 302, 303, 307, 308}
+MOST_REDIRECTS = 5
 
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
@@ -73,8 +78,9 @@ def worker(url, count, args, fresh, counts, errors, lock) -> None:
             time.sleep(args.pace)
 
 
-def once(args: argparse.Namespace) -> None:
-    parts = urlsplit(args.url)
+def fetch(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One request to `url` on a new connection: its status, headers and body."""
+    parts = urlsplit(url)
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=args.cafile)
         conn = http.client.HTTPSConnection(
@@ -84,14 +90,33 @@ def once(args: argparse.Namespace) -> None:
         conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
     headers = dict(header.split(":", 1) for header in args.header)
     body = b"x" * args.body_bytes if args.body_bytes else None
-    conn.request(args.method, parts.path or "/", body=body, headers=headers)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn.request(args.method, target, body=body, headers=headers)
     response = conn.getresponse()
-    result = {
+    answer = {
         "status": response.status,
         "headers": {k.lower(): v for k, v in response.getheaders()},
         "body": response.read().decode("latin-1"),
     }
-    sys.stdout.write(json.dumps(result) + "\n")
+    conn.close()
+    return answer
+
+
+def once(args: argparse.Namespace) -> None:
+    url = args.url
+    redirects = []
+    answer = fetch(url, args)
+    while (
+        args.follow
+        and answer["status"] in REDIRECTS
+        and "location" in answer["headers"]
+        and len(redirects) < MOST_REDIRECTS
+    ):
+        location = answer["headers"]["location"]
+        redirects.append({"url": url, "status": answer["status"], "location": location})
+        url = urljoin(url, location)
+        answer = fetch(url, args)
+    sys.stdout.write(json.dumps({**answer, "url": url, "redirects": redirects}) + "\n")
 
 
 def main() -> None:
@@ -108,6 +133,7 @@ def main() -> None:
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--cafile")
+    parser.add_argument("--follow", action="store_true")
     parser.add_argument("--stop-file")
     args = parser.parse_args()
     if args.once:

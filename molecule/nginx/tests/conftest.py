@@ -11,6 +11,8 @@ from testinfra.host import Host
 
 STUB_HOST = "hiload-mol-nginx-upstream"
 STUB_PORTS = (8001, 8002)
+# The pki role's CA on every lb host; clients verify the lb's certificate against it.
+CA = "/etc/ssl/hiload/ca.crt"
 
 
 @pytest.fixture(scope="module")

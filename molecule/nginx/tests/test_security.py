@@ -4,12 +4,11 @@ import re
 import shlex
 
 import pytest
-from conftest import probe
+from conftest import CA, probe
 from testinfra.host import Host
 
 testinfra_hosts = ["lb"]
 
-CA = "/etc/ssl/hiload/ca.crt"
 CERT = "/etc/ssl/hiload/host.crt"
 KEY = "/etc/ssl/hiload/host.key"
 AEAD_TLS12 = {
