@@ -1,13 +1,11 @@
 """The drain entry point as a rolling deploy runs it: from the host whose instances change, on
 every lb host at once, through the one writer of the upstream's servers."""
 
-import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
-import testinfra
 from conftest import probe, stub_address, stub_stats
 from testinfra.host import Host
 
@@ -16,13 +14,6 @@ from playbooks import PlaybookRun, assert_clean, assert_refused, run_playbook, s
 
 # The playbook changes both lb hosts: run it once, from the first one's tests.
 testinfra_hosts = ["hiload-mol-nginx-12"]
-LBS = ("hiload-mol-nginx-12", "hiload-mol-nginx-13")
-
-
-@pytest.fixture(scope="module")
-def lbs() -> list[Host]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return [testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}") for name in LBS]
 
 
 def drain(state: str, ports: list[int]) -> PlaybookRun:
