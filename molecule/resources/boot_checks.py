@@ -2,7 +2,7 @@
 before running again, and its tuned network sysctls live again (the platform applies
 /etc/sysctl.d at boot, as a real host does; in a container only the net.* keys are its own).
 
-Shared by the lab's newcomer stage (tests/lab) and the four-node scenario (tests/resilience).
+Shared by the lab's newcomer stage (tests/lab) and the five-node scenario (tests/resilience).
 Every function takes a testinfra host."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Prometheus checks for scenarios deploying the monitoring role, reusable from testinfra tests.
 
-Shared by molecule/monitoring and the four-node scenario (molecule/default), whose tests put
+Shared by molecule/monitoring and the five-node scenario (molecule/default), whose tests put
 molecule/resources on sys.path. Every function takes testinfra hosts and talks to Prometheus's
 HTTP API from inside the monitoring host, where its private listen address is reachable.
 """

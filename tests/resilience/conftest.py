@@ -1,4 +1,4 @@
-"""Fixtures of the fault tests: the converged four-node Molecule stack (molecule/default),
+"""Fixtures of the fault tests: the converged five-node Molecule stack (molecule/default),
 reached from the controller, and a ledger of every item the tests tried to create."""
 
 from __future__ import annotations

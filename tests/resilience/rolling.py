@@ -1,6 +1,6 @@
 """A rolling deploy or rollback under a steady stream of GETs and POSTs through nginx.
 
-Shared by tests/resilience (four nodes) and molecule/single-host (one host).
+Shared by tests/resilience (five nodes) and molecule/single-host (one host).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bad inventory values stop site.yml in its preflight, before any host is touched.
 
-Each case runs the whole site.yml against the converged four-node stack with one thing wrong;
+Each case runs the whole site.yml against the converged five-node stack with one thing wrong;
 the run must fail, name what is wrong, change nothing anywhere and never reach the first play
 that changes hosts. The cases run three at a time.
 """

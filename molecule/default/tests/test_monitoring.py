@@ -1,4 +1,4 @@
-"""Prometheus on lb1 scrapes every instance and exporter of the four-node stack."""
+"""Prometheus on lb1 scrapes every instance and exporter of the five-node stack."""
 
 import sys
 from pathlib import Path

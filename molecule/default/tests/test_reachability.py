@@ -1,4 +1,4 @@
-"""The four-node stack's reachability matrix: every port a host listens on, from every other host
+"""The five-node stack's reachability matrix: every port a host listens on, from every other host
 and from the controller, is open exactly when the firewall policy (resources/reachability.py) says.
 
 Without firewall_admin_cidrs in this scenario the controller is no administrator: it reaches

@@ -1,4 +1,4 @@
-"""The four-node stack: every hop of the request path works across hosts."""
+"""The five-node stack: every hop of the request path works across hosts."""
 
 import json
 import sys
