@@ -68,7 +68,7 @@ def test_a_configuration_nginx_t_refuses_never_goes_live(lbs: list[Host]) -> Non
         lb.run(f"rm -f {stop}")
 
     # The template task's validate output: nginx -t's complaint, naming the value.
-    assert_refused(run, "failed to validate", "[emerg] invalid network", BROKEN_CIDR)
+    assert_refused(run, "failed to validate", "[emerg]", "invalid network", BROKEN_CIDR)
     recap = run.recap()
     for lb, result in zip(lbs, results, strict=True):
         name = lb.backend.hostname
