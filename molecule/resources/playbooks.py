@@ -1,8 +1,8 @@
 """Run ansible-playbook from a testinfra test against the scenario's inventory, and judge it.
 
-Shared by the scenarios' bad-input, check-mode and rollout tests: put molecule/resources on
-sys.path (see prometheus_checks.py) and call run_playbook(), then assert_refused() or
-assert_clean().
+Shared by the scenarios' bad-input, check-mode, rollout and secrets tests: put
+molecule/resources on sys.path (see prometheus_checks.py) and call run_playbook(), then
+assert_refused() or assert_clean(); logged_runs() reads the runs an ANSIBLE_LOG_PATH file kept.
 """
 
 import json
@@ -21,6 +21,18 @@ RECAP_LINE = re.compile(
     r"\s+failed=(?P<failed>\d+)",
     re.M,
 )
+# What Ansible's log file puts before each line it logs (continuation lines have none).
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ p=\d+ u=\S* n=\S+ \w+\| ", re.M)
+# The first line a run logs about its playbook, at -vv or more: "PLAYBOOK: converge.yml ****".
+PLAYBOOK_LINE = re.compile(r"^PLAYBOOK: (?P<name>\S+) \*", re.M)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """{host: {changed, unreachable, failed}} from OUTPUT's play recap (empty when none ran)."""
+    return {
+        m["host"]: {key: int(m[key]) for key in ("changed", "unreachable", "failed")}
+        for m in RECAP_LINE.finditer(output)
+    }
 
 
 @dataclass(frozen=True)
@@ -39,10 +51,28 @@ class PlaybookRun:
 
     def recap(self) -> dict[str, dict[str, int]]:
         """{host: {changed, unreachable, failed}} from the play recap (empty when none ran)."""
-        return {
-            m["host"]: {key: int(m[key]) for key in ("changed", "unreachable", "failed")}
-            for m in RECAP_LINE.finditer(self.stdout)
-        }
+        return recap(self.stdout)
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """One ansible-playbook run as Ansible's log file (ANSIBLE_LOG_PATH) kept it."""
+
+    playbook: str
+    output: str
+
+
+def logged_runs(log: str) -> list[LoggedRun]:
+    """Every run of LOG, oldest first, each with its playbook's file name and its output as the
+    screen showed it (the log's date and process prefixes removed). The runs must be -vv or
+    more: below that, a run does not log the name of its playbook."""
+    output = LOG_PREFIX.sub("", log)
+    starts = list(PLAYBOOK_LINE.finditer(output))
+    ends = [start.start() for start in starts[1:]] + [len(output)]
+    return [
+        LoggedRun(start["name"], output[start.start() : end])
+        for start, end in zip(starts, ends, strict=True)
+    ]
 
 
 def scenario_playbook(name: str = "converge.yml") -> Path:
