@@ -8,7 +8,6 @@ assert_refused() or assert_clean(); logged_runs() reads the runs an ANSIBLE_LOG_
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -107,13 +106,8 @@ def run_playbook(
 
 @cache
 def check_mode_run() -> PlaybookRun:
-    """converge.yml with --check --diff on the converged hosts, run once per test session.
-
-    A scenario adds arguments through the verifier's HILOAD_CHECK_MODE_ARGS (single-host sets
-    -vvv, so the one run also serves its secrets grep).
-    """
-    extra = shlex.split(os.environ.get("HILOAD_CHECK_MODE_ARGS", ""))
-    return run_playbook(scenario_playbook(), "--check", "--diff", *extra)
+    """converge.yml with --check --diff on the converged hosts, run once per test session."""
+    return run_playbook(scenario_playbook(), "--check", "--diff")
 
 
 def write_playbook(directory: Path, text: str, name: str = "playbook.yml") -> Path:
