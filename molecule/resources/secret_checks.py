@@ -1,7 +1,7 @@
 """A scenario's secrets and where they may be: never in a playbook's output, on a host only in
 the files that must hold them, owned and moded as those files must be.
 
-Shared by molecule/default (every secret: the converge's -vvv log, every file of the four
+Shared by molecule/default (every secret: the converge's -vvv log, every file of its
 hosts) and molecule/single-host (every file of the one host). A secret is a name and the
 fragments that would show it: a password itself; each line of a private key's body, and the
 whole key in base64 as a slurp would return it. One finder, leaks() in text and holders() on a
