@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from testinfra.host import Host
 
 Secrets = Mapping[str, tuple[str, ...]]
@@ -56,12 +57,25 @@ def inventory_passwords(inventory: str) -> dict[str, tuple[str, ...]]:
     return {name: tuple(sorted(values)) for name, values in found.items()}
 
 
-def private_key(pem: str) -> tuple[str, ...]:
-    """What would show a PEM private key: each line of its body, and all of it in base64."""
-    body = tuple(
+def pem_body(pem: str) -> list[str]:
+    return [
         line.strip() for line in pem.splitlines() if line.strip() and not line.startswith("-----")
+    ]
+
+
+def private_key(pem: str) -> tuple[str, ...]:
+    """What would show a PEM private key: each line of its body, and all of it in base64.
+
+    A line that is also in the key's public half is left out: an EC key's last line holds the
+    public point, which the key's public key (printed by openssl_privatekey, in certificates)
+    shows as well, and showing it is no leak."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    assert body, "not a PEM private key"
+    public_lines = pem_body(public.decode())
+    body = tuple(line for line in pem_body(pem) if not any(line in p for p in public_lines))
+    assert body, "no line of the key is private alone"
     return (*body, base64.b64encode(pem.encode()).decode())
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from inventory import scenario_groups
 from prometheus_checks import assert_burst_counted, query, rule_groups, wait_targets_up
 
 testinfra_hosts = ["hiload-mol-lb1"]
@@ -23,7 +24,8 @@ def test_every_target_is_up(host: Host) -> None:
     expected = {
         "prometheus": 1,
         "hiload_app": app_instances(host),
-        "node": 4,
+        # One node exporter per host of the scenario.
+        "node": len({name for hosts in scenario_groups().values() for name in hosts}),
         "nginx": 1,
         "postgres": 1,
         "redis": 1,
