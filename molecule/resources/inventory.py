@@ -10,13 +10,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import testinfra
 from testinfra.host import Host
 
 
-def inventory_groups(inventory: str) -> dict[str, list[str]]:
-    """{group: [host, ...]} as Ansible itself reads INVENTORY."""
+def inventory_listing(inventory: str) -> dict[str, Any]:
+    """`ansible-inventory --list` of INVENTORY: its groups, and every host's variables (_meta)."""
     listing = subprocess.run(
         [str(Path(sys.executable).with_name("ansible-inventory")), "-i", inventory, "--list"],
         capture_output=True,
@@ -24,7 +25,13 @@ def inventory_groups(inventory: str) -> dict[str, list[str]]:
         check=True,
         timeout=120,
     )
-    data = json.loads(listing.stdout)
+    data: dict[str, Any] = json.loads(listing.stdout)
+    return data
+
+
+def inventory_groups(inventory: str) -> dict[str, list[str]]:
+    """{group: [host, ...]} as Ansible itself reads INVENTORY."""
+    data = inventory_listing(inventory)
     return {
         name: sorted(group.get("hosts", []))
         for name, group in data.items()

@@ -11,14 +11,11 @@ host, serves the real checks and the tests' proof that they find a secret left i
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from inventory import inventory_listing
 from testinfra.host import Host
 
 Secrets = Mapping[str, tuple[str, ...]]
@@ -42,15 +39,8 @@ class Holder:
 def inventory_passwords(inventory: str) -> dict[str, tuple[str, ...]]:
     """Every *_password variable of INVENTORY's hosts, by name: its values on every host, as
     written (ansible-inventory renders no template; the scenarios' passwords are plain)."""
-    listing = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-inventory")), "-i", inventory, "--list"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
     found: dict[str, set[str]] = {}
-    for variables in json.loads(listing.stdout)["_meta"]["hostvars"].values():
+    for variables in inventory_listing(inventory)["_meta"]["hostvars"].values():
         for name, value in variables.items():
             if name.endswith("_password"):
                 found.setdefault(name, set()).add(str(value))
