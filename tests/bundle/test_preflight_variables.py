@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROLES / "preflight" / "filter_plugins"))
 
 from preflight_variables import preflight_unknown_variables  # noqa: E402
 
-PUBLISHED = ["hiload_app_endpoints", "hiload_app_db_connections"]
+PUBLISHED = ["hiload_app_endpoints", "hiload_app_db_connections", "hiload_app_interface"]
 
 
 def unknown(*names: str) -> list[dict[str, object]]:
