@@ -58,6 +58,32 @@ CASES = {
         {"nginx_upstream_keepalve": 64},
         ("nginx_upstream_keepalve", "did you mean nginx_upstream_keepalive"),
     ),
+    # An app of your own, described by hiload_app_* variables: each mistake is refused on the
+    # controller, before any host changes.
+    "missing project directory": Case(
+        {"hiload_app_project_dir": "/nonexistent/app"}, ("hiload_app_project_dir", "pyproject.toml")
+    ),
+    "malformed ASGI target": Case(
+        {"hiload_app_asgi_app": "notes.app.create_app"}, ("hiload_app_asgi_app", "module:attribute")
+    ),
+    "Uvicorn option the role sets": Case(
+        {"hiload_app_uvicorn_extra_options": ["--workers=4"]},
+        ("hiload_app_uvicorn_extra_options", "--workers", "hiload_app_instances"),
+    ),
+    "unknown database field": Case(
+        {"hiload_app_database_env": {"DATABASE_URL": "uri"}},
+        ("hiload_app_database_env", "DATABASE_URL: uri"),
+    ),
+    # A string would pass the argument spec (split at commas into one item), then run as a program.
+    "migrate command not a list": Case(
+        {"hiload_app_migrate_command": "alembic upgrade head"},
+        ("hiload_app_migrate_command", "list of strings"),
+    ),
+    # An app's own pool, declared per process, counts in the fleet's budget.
+    "declared connections over max_connections": Case(
+        {"hiload_app_db_connections_per_process": 60},
+        ("postgresql_max_connections", "hiload_app_db_connections_per_process"),
+    ),
     # Every retired variable set is named in the one refusal, each with what replaces it.
     "retired variables": Case(
         {
