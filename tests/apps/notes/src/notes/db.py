@@ -18,9 +18,11 @@ from notes.config import Settings
 CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 10.0
 POOL_TIMEOUT = 5.0
-# SQLSTATE classes of a server that cannot serve now: connection exceptions and operator
-# intervention (shutting down, starting up, recovering).
-UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
+# SQLSTATE classes of a server that cannot serve this app now: connection exceptions, operator
+# intervention (shutting down, starting up, recovering), insufficient resources (too many
+# connections), and a login or database it refuses (not created yet, password being rotated).
+# No request can fix these; a later one may work.
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53", "28", "3D")
 # What PostgreSQL shows in pg_stat_activity for this app's sessions.
 APPLICATION_NAME = "notes"
 
