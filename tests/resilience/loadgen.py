@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -71,10 +72,14 @@ def summarise(outcomes: list[Outcome]) -> dict[str, object]:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection, reopened after any failure."""
+    """One keep-alive HTTP/1.1 connection, reopened after any failure; HEADERS go with every
+    request."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, timeout: float, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.headers = dict(headers or {})
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.served = 0  # requests answered over the current socket
@@ -98,6 +103,7 @@ class Connection:
             )
         assert self.reader is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nUser-Agent: hiload-loadgen\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
         if body:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         self.writer.write(head.encode() + b"\r\n" + body)
@@ -165,6 +171,21 @@ def item_body(prefix: str) -> tuple[str, bytes]:
     return name, json.dumps(body).encode()
 
 
+@dataclass(frozen=True)
+class ItemApi:
+    """The app's API as SteadyLoad uses it: GET item_path with an id in it, POST create_path with
+    new_body(prefix) (the new record's name and JSON), headers on every request. The default is
+    the bundled service's items."""
+
+    item_path: str = "/items/{}"
+    create_path: str = "/items"
+    new_body: Callable[[str], tuple[str, bytes]] = item_body
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+BUNDLED_ITEMS = ItemApi()
+
+
 async def closed_loop(
     url: str,
     concurrency: int,
@@ -197,7 +218,8 @@ async def closed_loop(
 
 
 class SteadyLoad:
-    """A steady stream of GETs of known items and POSTs of new ones, in a background thread.
+    """A steady stream of GETs of known items and POSTs of new ones, in a background thread,
+    through API (by default the bundled service's items).
 
     Use as a context manager around a fault; `outcomes` holds every request once it exits.
     """
@@ -211,12 +233,14 @@ class SteadyLoad:
         prefix: str = "steady",
         timeout: float = 15.0,
         max_seconds: float = 600.0,
+        api: ItemApi = BUNDLED_ITEMS,
     ) -> None:
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.item_ids = item_ids
         self.gets_per_second, self.posts_per_second = gets_per_second, posts_per_second
         self.prefix, self.timeout, self.max_seconds = prefix, timeout, max_seconds
+        self.api = api
         self.outcomes: list[Outcome] = []
         # Idle kept-alive connections, taken by one GET at a time and put back after it.
         self._idle: list[Connection] = []
@@ -243,22 +267,23 @@ class SteadyLoad:
             await asyncio.sleep(max(0.0, started + sent * interval - time.monotonic()))
         await asyncio.gather(*tasks)
 
+    def _connection(self) -> Connection:
+        return Connection(self.host, self.port, self.timeout, self.api.headers)
+
     async def _get(self, index: int) -> None:
-        path = f"/items/{self.item_ids[index % len(self.item_ids)]}"
+        path = self.api.item_path.format(self.item_ids[index % len(self.item_ids)])
         if index % 2:
             self.outcomes.append(await self._kept_alive(path))
             return
-        connection = Connection(self.host, self.port, self.timeout)
+        connection = self._connection()
         self.outcomes.append(await connection.timed("GET", path))
         await connection.close()
 
     async def _kept_alive(self, path: str) -> Outcome:
-        connection = (
-            self._idle.pop() if self._idle else Connection(self.host, self.port, self.timeout)
-        )
+        connection = self._idle.pop() if self._idle else self._connection()
         outcome = await connection.timed("GET", path)
         if outcome.reused and outcome.status == 0 and connection.closed_unanswered:
-            connection = Connection(self.host, self.port, self.timeout)
+            connection = self._connection()
             retry = await connection.timed("GET", path)
             outcome = dataclasses.replace(
                 retry,
@@ -272,9 +297,9 @@ class SteadyLoad:
         return outcome
 
     async def _post(self, _: int) -> None:
-        name, body = item_body(self.prefix)
-        connection = Connection(self.host, self.port, self.timeout)
-        self.outcomes.append(await connection.timed("POST", "/items", body, name))
+        name, body = self.api.new_body(self.prefix)
+        connection = self._connection()
+        self.outcomes.append(await connection.timed("POST", self.api.create_path, body, name))
         await connection.close()
 
     async def _run(self) -> None:
