@@ -1,6 +1,7 @@
-"""Another release of the service for deploy tests: the project's wheelhouse with the service
-wheel rebuilt under a local version suffix (`0.1.0+<suffix>`), laid out and archived exactly as
-scripts/build-wheelhouse.sh does, so the app role installs it like any release."""
+"""Another release for deploy tests, under a local version suffix (`0.1.0+<suffix>`): of the
+bundled service, the project's wheelhouse with the service wheel rebuilt, laid out and archived
+exactly as scripts/build-wheelhouse.sh does, so the app role installs it like any release; of an
+app of one's own, a copy of its project, which the deploy builds as it builds any project."""
 
 import re
 import shutil
@@ -10,12 +11,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 TAGS = ("cp311", "cp313")
+# What a copied project leaves behind: its build output and the caches of a local run.
+NOT_COPIED = (
+    "build",
+    "dist",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+)
 
 
 def _uv(project: Path) -> str:
     found = shutil.which("uv") or str(project / ".state" / "uv" / "bin" / "uv")
     assert Path(found).exists(), "uv is needed to build another service wheel (run: make venv)"
     return found
+
+
+def _bumped(pyproject: str, suffix: str) -> tuple[str, str]:
+    """(PYPROJECT with its version suffixed +SUFFIX, that version)."""
+    match = re.search(r'^version = "([^"]+)"', pyproject, re.M)
+    assert match, "no version in pyproject.toml"
+    version = f"{match[1]}+{suffix}"
+    return re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M), version
 
 
 def another_wheelhouse(
@@ -28,11 +47,7 @@ def another_wheelhouse(
     if change is not None:
         change(source / "service" / "hiload_api")
     shutil.copy(project / "README.md", source / "README.md")
-    pyproject = (project / "pyproject.toml").read_text()
-    match = re.search(r'^version = "([^"]+)"', pyproject, re.M)
-    assert match, "no version in pyproject.toml"
-    version = f"{match[1]}+{suffix}"
-    pyproject = re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M)
+    pyproject, version = _bumped((project / "pyproject.toml").read_text(), suffix)
     (source / "pyproject.toml").write_text(pyproject)
     subprocess.run(
         [_uv(project), "build", "--wheel", "--quiet", "--out-dir", str(root / "dist"), str(source)],
@@ -55,3 +70,25 @@ def another_wheelhouse(
             for path in sorted(tag_dir.iterdir()):
                 archive.add(path, arcname=f"./{path.name}")
     return out, version
+
+
+def another_project(
+    project: Path, app: Path, root: Path, suffix: str, change: Callable[[Path], None] | None = None
+) -> tuple[Path, str]:
+    """(a copy under ROOT of the Python project APP with its version suffixed +SUFFIX, that
+    version). CHANGE, if given, edits the copy (its directory) first: a release with different
+    code or a new migration. Its uv.lock, if any, is brought in step offline: only the project's
+    own version changes. PROJECT is this repository, for its uv."""
+    copy = root / app.name
+    shutil.copytree(app, copy, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    if change is not None:
+        change(copy)
+    pyproject, version = _bumped((copy / "pyproject.toml").read_text(), suffix)
+    (copy / "pyproject.toml").write_text(pyproject)
+    if (copy / "uv.lock").exists():
+        subprocess.run(
+            [_uv(project), "lock", "--offline", "--quiet", "--directory", str(copy)],
+            check=True,
+            timeout=300,
+        )
+    return copy, version
