@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,22 @@ PROJECT = HERE.parents[1]
 sys.path.insert(0, str(PROJECT / "molecule" / "resources"))
 
 FIGURES = PROJECT / "reports" / "resilience.json"
+
+
+def http(
+    url: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to URL, never raising on an HTTP error status: (status, headers, body)."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
 
 
 def inventory_file() -> str:
@@ -54,12 +70,7 @@ class Stack:
 
     def get(self, path: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
         """One request through the first lb, never raising on an HTTP error status."""
-        request = urllib.request.Request(self.lb_url + path)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+        return http(self.lb_url + path, timeout=timeout)
 
     def seed_items(self, count: int) -> list[int]:
         """Create COUNT items through the first lb and return their ids."""
