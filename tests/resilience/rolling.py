@@ -1,27 +1,60 @@
 """A rolling deploy or rollback under a steady stream of GETs and POSTs through nginx.
 
-Shared by tests/resilience (five nodes) and molecule/single-host (one host).
+Shared by tests/resilience (five nodes), molecule/single-host (one host) and molecule/own_app
+(an app of one's own, through AppUnderRollout).
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 
-from loadgen import Outcome, SteadyLoad
+from loadgen import BUNDLED_ITEMS, ItemApi, Outcome, SteadyLoad
 from playbooks import assert_clean, run_playbook
 from releases import another_wheelhouse
 from stack import PROJECT, Stack
 
 
-def served_versions(stack: Stack, samples: int = 12) -> set[str]:
-    """Versions the app answers with through nginx (openapi.json's info.version)."""
+def bundled_release(workdir: Path, suffix: str) -> tuple[dict[str, object], str]:
+    """Another build of the bundled service, deployed from its wheelhouse as it is: deploy.yml's
+    extra variables for it, and its version."""
+    wheelhouse, version = another_wheelhouse(PROJECT, workdir, suffix)
+    extra: dict[str, object] = {
+        "hiload_app_wheelhouse_dir": str(wheelhouse),
+        "hiload_app_wheelhouse_build_script": "",
+    }
+    return extra, version
+
+
+@dataclass(frozen=True)
+class AppUnderRollout:
+    """The app a rolling deploy changes under load: the API the steady load uses, where the app
+    says its version (the JSON of a GET of version_path, at version_key), and how another
+    release of it is made: another_release(workdir, suffix) gives deploy.yml's extra variables
+    for it and its version. The default is the bundled service."""
+
+    api: ItemApi = BUNDLED_ITEMS
+    version_path: str = "/openapi.json"
+    version_key: tuple[str, ...] = ("info", "version")
+    another_release: Callable[[Path, str], tuple[dict[str, object], str]] = bundled_release
+
+
+BUNDLED = AppUnderRollout()
+
+
+def served_versions(stack: Stack, samples: int = 12, app: AppUnderRollout = BUNDLED) -> set[str]:
+    """Versions the app answers with through nginx (the bundled service's: openapi.json's
+    info.version)."""
     versions = set()
     for _ in range(samples):
-        status, _, body = stack.get("/openapi.json")
+        status, _, body = stack.get(app.version_path)
         assert status == 200
-        versions.add(json.loads(body)["info"]["version"])
+        versions.add(str(reduce(operator.getitem, app.version_key, json.loads(body))))
     return versions
 
 
@@ -51,11 +84,18 @@ def assert_no_failures(load: SteadyLoad, what: str, minimum: int = 50) -> None:
 
 
 def rollout(
-    stack: Stack, playbook: str, item_ids: list[int], ledger: list[Outcome], **extra: object
+    stack: Stack,
+    playbook: str,
+    item_ids: list[int],
+    ledger: list[Outcome],
+    api: ItemApi = BUNDLED_ITEMS,
+    **extra: object,
 ) -> dict[str, object]:
     errors_before = nginx_upstream_errors(stack)
     started = time.monotonic()
-    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=30, posts_per_second=3) as load:
+    with SteadyLoad(
+        stack.lb_url, item_ids, gets_per_second=30, posts_per_second=3, api=api
+    ) as load:
         run = run_playbook(PROJECT / "playbooks" / playbook, extra_vars=extra or None, timeout=1500)
     ledger.extend(o for o in load.outcomes if o.method == "POST")
     assert_clean(run)
@@ -76,22 +116,17 @@ def deploy_and_roll_back(
     workdir: Path,
     suffix: str,
     serial: int = 1,
+    app: AppUnderRollout = BUNDLED,
 ) -> None:
-    """deploy.yml of another build, then rollback.yml, each under the steady stream and SERIAL
-    app hosts per batch; the new version is served after the first, the old one again after the
-    second. Records both."""
-    before = served_versions(stack)
-    wheelhouse, version = another_wheelhouse(PROJECT, workdir, suffix)
+    """deploy.yml of another release of APP, then rollback.yml, each under the steady stream and
+    SERIAL app hosts per batch; the new version is served after the first, the old one again
+    after the second. Records both."""
+    before = served_versions(stack, app=app)
+    release, version = app.another_release(workdir, suffix)
     deployed = rollout(
-        stack,
-        "deploy.yml",
-        item_ids,
-        ledger,
-        rollout_serial=serial,
-        hiload_app_wheelhouse_dir=str(wheelhouse),
-        hiload_app_wheelhouse_build_script="",
+        stack, "deploy.yml", item_ids, ledger, app.api, rollout_serial=serial, **release
     )
-    assert served_versions(stack) == {version}
-    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger, rollout_serial=serial)
-    assert served_versions(stack) == before
+    assert served_versions(stack, app=app) == {version}
+    rolled_back = rollout(stack, "rollback.yml", item_ids, ledger, app.api, rollout_serial=serial)
+    assert served_versions(stack, app=app) == before
     stack.record(rolling_deploy={**deployed, "serial": serial}, rollback=rolled_back)
