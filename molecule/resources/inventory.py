@@ -1,7 +1,7 @@
 """An inventory as the tests see it: read by Ansible itself, never parsed by hand.
 
-Shared by the fault tests (tests/resilience), the single-host rolling test and the lab's
-newcomer checks (tests/lab)."""
+Shared by the fault tests (tests/resilience), the single-host and own_app scenarios' tests and
+the lab's newcomer checks (tests/lab)."""
 
 from __future__ import annotations
 

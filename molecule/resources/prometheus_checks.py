@@ -1,8 +1,9 @@
 """Prometheus checks for scenarios deploying the monitoring role, reusable from testinfra tests.
 
-Shared by molecule/monitoring and the five-node scenario (molecule/default), whose tests put
-molecule/resources on sys.path. Every function takes testinfra hosts and talks to Prometheus's
-HTTP API from inside the monitoring host, where its private listen address is reachable.
+Shared by molecule/monitoring, the five-node scenario (molecule/default) and molecule/own_app,
+whose tests put molecule/resources on sys.path. Every function takes testinfra hosts and talks
+to Prometheus's HTTP API from inside the monitoring host, where its private listen address is
+reachable.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 the files that must hold them, owned and moded as those files must be.
 
 Shared by molecule/default (every secret: the converge's -vvv log, every file of its
-hosts) and molecule/single-host (every file of the one host). A secret is a name and the
+hosts), molecule/single-host (every file of the one host) and molecule/own_app (an app's own
+token too, in the log and on both hosts). A secret is a name and the
 fragments that would show it: a password itself; each line of a private key's body, and the
 whole key in base64 as a slurp would return it. One finder, leaks() in text and holders() on a
 host, serves the real checks and the tests' proof that they find a secret left in the open.

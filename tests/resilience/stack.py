@@ -1,7 +1,8 @@
 """The converged Molecule stack as the fault tests see it from the controller: its groups and
 hosts, requests through its first lb, figures to report, and small waiting helpers.
 
-Used by tests/resilience (molecule/default) and by the single-host scenario's rolling test."""
+Used by tests/resilience (molecule/default) and by the single-host and own_app scenarios'
+tests."""
 
 from __future__ import annotations
 
