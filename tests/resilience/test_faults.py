@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from loadgen import Outcome, SteadyLoad, closed_loop, summarise
+from nginx_upstream import upstream_servers
 from playbooks import run_playbook
 from releases import another_wheelhouse
 from rolling import assert_no_failures, deploy_and_roll_back, rollout, served_versions
@@ -49,10 +50,9 @@ def current_release(stack: Stack, name: str) -> str:
 
 def drained_servers(stack: Stack, name: str) -> dict[str, bool]:
     """{server: down} of app host NAME's instances in the first lb's live upstream."""
-    lb = stack.host(stack.groups["lb"][0])
     address = stack.address(name)
-    lines = lb.check_output(f"nginx -T 2>/dev/null | grep -E '^\\s*server {address}:'").splitlines()
-    return {line.split()[1]: line.rstrip(";").endswith(" down") for line in lines}
+    servers = upstream_servers(stack.host(stack.groups["lb"][0]))
+    return {server: down for server, down in servers.items() if server.startswith(f"{address}:")}
 
 
 def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
