@@ -54,6 +54,13 @@ failed=()
 for scenario in "${ordered[@]}"; do
     [ ! -e "$log_dir/$scenario.failed" ] || failed+=("$scenario")
 done
+# What failed, last: the tails above interleave with the other scenarios' lines, and a CI log is
+# often read from its end.
+for scenario in "${failed[@]}"; do
+    say "what failed in $scenario:"
+    grep -E '^(FAILED|ERROR) |^E   |^fatal: |^failed: |FAILED!|^CRITICAL ' "$log_dir/$scenario.log" \
+        | cut -c1-400 | tail -n 40 >&2 || true
+done
 [ "${#failed[@]}" -eq 0 ] || die "Molecule scenarios failed: ${failed[*]}" \
     "Their logs are in $log_dir/; rerun one with: make test-molecule MOLECULE_SCENARIOS=${failed[0]}"
 say "every molecule scenario passed (${#ordered[@]}, $jobs_max at a time)"

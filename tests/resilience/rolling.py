@@ -71,15 +71,35 @@ def nginx_upstream_errors(stack: Stack) -> int:
     return total
 
 
-def assert_no_failures(load: SteadyLoad, what: str, minimum: int = 50) -> None:
-    """No request failed, and both kinds of client were in the load: a proof made only of fresh
-    connections would say nothing of kept-alive ones, which servers close under them."""
+def nginx_error_tail(stack: Stack, lines: int = 30) -> str:
+    """The end of every lb's error.log: what nginx saw of a failed request."""
+    return "\n".join(
+        f"{name}: {stack.host(name).run(f'tail -n {lines} /var/log/nginx/error.log').stdout}"
+        for name in stack.groups["lb"]
+    )
+
+
+def assert_no_failures(
+    load: SteadyLoad,
+    what: str,
+    minimum: int = 50,
+    methods: tuple[str, ...] = ("GET", "POST"),
+    stack: Stack | None = None,
+) -> None:
+    """No request of METHODS failed, and both kinds of client were in the load: a proof made only
+    of fresh connections would say nothing of kept-alive ones, which servers close under them.
+    Given the STACK, a failure's message ends with nginx's error.log."""
     kinds = load.kinds()
     assert kinds["requests"] >= minimum, f"{what}: only {kinds['requests']} requests were sent"
     assert kinds["kept_alive"] >= kinds["requests"] // 4, f"{what}: too few kept-alive: {kinds}"
-    failed = [(o.method, o.path, o.status, o.reused) for o in load.failures()]
+    failed = [
+        (o.method, o.path, o.status, o.reused, round(o.started, 2), round(o.seconds, 3))
+        for o in load.failures()
+        if o.method in methods
+    ]
     assert not failed, (
         f"{what}: {len(failed)} of {kinds['requests']} failed ({kinds}): {failed[:20]}"
+        + (f"\nnginx's error.log:\n{nginx_error_tail(stack)}" if stack else "")
     )
 
 
@@ -99,7 +119,7 @@ def rollout(
         run = run_playbook(PROJECT / "playbooks" / playbook, extra_vars=extra or None, timeout=1500)
     ledger.extend(o for o in load.outcomes if o.method == "POST")
     assert_clean(run)
-    assert_no_failures(load, playbook)
+    assert_no_failures(load, playbook, stack=stack)
     # Drained before every restart: nginx never even tried an instance that was going away.
     assert nginx_upstream_errors(stack) == errors_before, "nginx logged upstream errors"
     return {

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from loadgen import Outcome, SteadyLoad, closed_loop, summarise
+from nginx_upstream import upstream_servers
 from playbooks import run_playbook
 from releases import another_wheelhouse
 from rolling import assert_no_failures, deploy_and_roll_back, rollout, served_versions
@@ -49,10 +50,9 @@ def current_release(stack: Stack, name: str) -> str:
 
 def drained_servers(stack: Stack, name: str) -> dict[str, bool]:
     """{server: down} of app host NAME's instances in the first lb's live upstream."""
-    lb = stack.host(stack.groups["lb"][0])
     address = stack.address(name)
-    lines = lb.check_output(f"nginx -T 2>/dev/null | grep -E '^\\s*server {address}:'").splitlines()
-    return {line.split()[1]: line.rstrip(";").endswith(" down") for line in lines}
+    servers = upstream_servers(stack.host(stack.groups["lb"][0]))
+    return {server: down for server, down in servers.items() if server.startswith(f"{address}:")}
 
 
 def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
@@ -87,7 +87,7 @@ def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
         name: releases[name] for name in rest
     }
     assert served_versions(stack) == versions
-    assert_no_failures(load, "a failed rollout")
+    assert_no_failures(load, "a failed rollout", stack=stack)
     # Fixed the way an operator would: deploy the release the fleet serves, one host at a time.
     restored = rollout(stack, "deploy.yml", item_ids, ledger, rollout_serial=1)
     assert {name: current_release(stack, name) for name in stack.groups["app"]} == releases
@@ -99,46 +99,76 @@ def main_pid(stack: Stack, name: str, unit: str) -> int:
     return int(stack.host(name).check_output(f"systemctl show --property MainPID --value {unit}"))
 
 
-def test_killed_instance_is_restarted_within_5s_and_no_get_fails(
-    stack: Stack, item_ids: list[int]
-) -> None:
-    name = stack.groups["app"][0]
+# An abrupt fault strikes one request in tens of thousands, if any: each is repeated, under
+# GETs and POSTs together, and no GET may fail. A POST cut by the fault may fail (nginx never
+# sends a POST to a second instance); the last test checks it is absent or stored whole.
+ROUNDS = 3
+
+
+def kill_instance(stack: Stack, name: str) -> dict[str, str | float]:
+    """kill -9 of hiload@1 on app host NAME; seconds until systemd restarted it and it is ready."""
     host = stack.host(name)
     old = main_pid(stack, name, "hiload@1")
-    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=40, posts_per_second=0) as load:
-        time.sleep(2)
-        killed_at = time.monotonic()
-        host.run(f"kill -9 {old}")
-
-        def restarted() -> bool:
-            """systemd runs a new hiload@1 process"""
-            return main_pid(stack, name, "hiload@1") not in (0, old)
-
-        restart = wait_until(restarted, timeout=30, interval=0.1)
-        port = host.check_output("sed -n 's/^LISTEN_PORT=//p' /etc/hiload/instances/1.env")
-        probe = f"http://{stack.address(name)}:{port}/readyz"
-
-        def ready() -> bool:
-            """the new hiload@1 answers /readyz"""
-            return (
-                host.run(
-                    f"python3 -c \"import urllib.request as u; u.urlopen('{probe}', timeout=2)\""
-                ).rc
-                == 0
-            )
-
-        wait_until(ready, timeout=60)
-        ready_after = time.monotonic() - killed_at
-        time.sleep(2)
-    assert restart <= 5, f"systemd took {restart:.1f}s to restart hiload@1"
-    assert_no_failures(load, "kill -9 of hiload@1")
-    stack.record(
-        kill9={
-            "restart_s": round(restart, 2),
-            "ready_s": round(ready_after, 2),
-            **load.kinds(),
-        }
+    killed_at = time.monotonic()
+    # The host's monotonic clock, systemd's: the restart is timed by the host itself, not by how
+    # fast the controller polls it.
+    killed_us = int(
+        host.check_output(
+            f"python3 -c 'import os, time; os.kill({old}, 9); print(time.monotonic_ns() // 1000)'"
+        )
     )
+
+    def restarted() -> bool:
+        """systemd runs a new hiload@1 process"""
+        return main_pid(stack, name, "hiload@1") not in (0, old)
+
+    wait_until(restarted, timeout=30, interval=0.1)
+    started_us = int(
+        host.check_output(
+            "systemctl show --property ExecMainStartTimestampMonotonic --value hiload@1"
+        )
+    )
+    restart = (started_us - killed_us) / 1e6
+    port = host.check_output("sed -n 's/^LISTEN_PORT=//p' /etc/hiload/instances/1.env")
+    probe = f"http://{stack.address(name)}:{port}/readyz"
+
+    def ready() -> bool:
+        """the new hiload@1 answers /readyz"""
+        return (
+            host.run(
+                f"python3 -c \"import urllib.request as u; u.urlopen('{probe}', timeout=2)\""
+            ).rc
+            == 0
+        )
+
+    wait_until(ready, timeout=60)
+    return {
+        "host": name,
+        "restart_s": round(restart, 2),
+        "ready_s": round(time.monotonic() - killed_at, 2),
+    }
+
+
+def test_killed_instances_are_restarted_within_5s_and_no_get_fails(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome]
+) -> None:
+    victims = [stack.groups["app"][i % len(stack.groups["app"])] for i in range(ROUNDS)]
+    rounds = []
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=40, posts_per_second=4) as load:
+        for name in victims:
+            time.sleep(2)
+            rounds.append(kill_instance(stack, name))
+        time.sleep(2)
+    ledger.extend(o for o in load.outcomes if o.method == "POST")
+    slow = [r for r in rounds if float(r["restart_s"]) > 5]
+    assert not slow, f"systemd took over 5s to restart hiload@1: {slow}"
+    assert_no_failures(load, f"kill -9 of hiload@1, {ROUNDS} times", methods=("GET",), stack=stack)
+    stack.record(kill9={"rounds": rounds, **load.kinds(), **post_outcomes(load)})
+
+
+def post_outcomes(load: SteadyLoad) -> dict[str, int]:
+    posts = [o for o in load.outcomes if o.method == "POST"]
+    return {"posts": len(posts), "posts_failed": sum(not 200 <= o.status < 300 for o in posts)}
 
 
 def answered_by(stack: Stack, address: str) -> bool:
@@ -163,7 +193,7 @@ def test_stopped_app_host_loses_no_get_and_rejoins(
         restore_container.append(name)
         docker("stop", "--time", "20", name)
         time.sleep(5)
-    assert_no_failures(load, f"docker stop {name}")
+    assert_no_failures(load, f"docker stop {name}", stack=stack)
     start_container(name)
     restore_container.clear()
     rejoined = wait_until(lambda: answered_by(stack, address), timeout=90, interval=1)
@@ -173,6 +203,29 @@ def test_stopped_app_host_loses_no_get_and_rejoins(
             "rejoined_s": round(rejoined, 1),
         }
     )
+
+
+def test_killed_app_host_loses_no_get_and_rejoins(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome], restore_container: list[str]
+) -> None:
+    name = stack.groups["app"][-1]
+    address = stack.address(name)
+    rejoined = []
+    with SteadyLoad(stack.lb_url, item_ids, gets_per_second=40, posts_per_second=4) as load:
+        for _ in range(ROUNDS):
+            time.sleep(2)
+            restore_container.append(name)
+            # Every process of the host at once, as a power cut: no instance drains or stops.
+            docker("kill", "--signal", "KILL", name)
+            time.sleep(5)
+            start_container(name)
+            restore_container.clear()
+            seconds = wait_until(lambda: answered_by(stack, address), timeout=90, interval=1)
+            rejoined.append(round(seconds, 1))
+        time.sleep(2)
+    ledger.extend(o for o in load.outcomes if o.method == "POST")
+    assert_no_failures(load, f"docker kill {name}, {ROUNDS} times", methods=("GET",), stack=stack)
+    stack.record(app_host_killed={"rejoined_s": rejoined, **load.kinds(), **post_outcomes(load)})
 
 
 def test_postgresql_restart_answers_503_or_from_cache_then_recovers_without_app_restart(
@@ -313,6 +366,14 @@ def test_every_created_item_is_stored_whole(stack: Stack, ledger: list[Outcome])
     for name, (price, tags) in stored.items():
         assert price == "9.50", (name, price)
         assert tags.startswith("loadgen,"), (name, tags)
+    # A failed POST stored all the same: committed, then its answer was lost to a fault; the
+    # client cannot know, and an operator reading the figures should.
+    failed_but_stored = sum(o.status != 201 and o.name in stored for o in ledger)
     stack.record(
-        posts={"sent": len(ledger), "created": len(created), "failed": len(ledger) - len(created)}
+        posts={
+            "sent": len(ledger),
+            "created": len(created),
+            "failed": len(ledger) - len(created),
+            "failed_but_stored": failed_but_stored,
+        }
     )

@@ -7,23 +7,17 @@ from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 from inventory import scenario_groups
+from nginx_upstream import upstream_servers
 from prometheus_checks import assert_burst_counted, query, rule_groups, wait_targets_up
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
 
-def app_instances(lb: Host) -> int:
-    """Instances nginx balances over: the app targets Prometheus must scrape."""
-    config = lb.check_output("nginx -T 2>/dev/null")
-    return sum(
-        1 for line in config.splitlines() if line.strip().startswith("server ") and ":" in line
-    )
-
-
 def test_every_target_is_up(host: Host) -> None:
     expected = {
         "prometheus": 1,
-        "hiload_app": app_instances(host),
+        # Instances nginx balances over, drained ones too: the app targets.
+        "hiload_app": len(upstream_servers(host)),
         # One node exporter per host of the scenario.
         "node": len({name for hosts in scenario_groups().values() for name in hosts}),
         "nginx": 1,

@@ -9,20 +9,11 @@ from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 from inventory import scenario_groups
+from nginx_upstream import upstream_servers
 
 testinfra_hosts = ["hiload-mol-lb1"]
 
 APP_HOSTS = scenario_groups()["app"]
-
-
-def upstream_servers(host: Host) -> list[str]:
-    """host:port of every server in nginx's upstream, as nginx itself loaded it."""
-    config = host.check_output("nginx -T 2>/dev/null")
-    return [
-        line.split()[1]
-        for line in config.splitlines()
-        if line.strip().startswith("server ") and ":" in line.split()[1]
-    ]
 
 
 def lb_address(host: Host) -> str:

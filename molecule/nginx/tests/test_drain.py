@@ -1,7 +1,6 @@
 """The drain entry point as a rolling deploy runs it: from the host whose instances change, on
 every lb host at once, through the one writer of the upstream's servers."""
 
-import re
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from conftest import probe, stub_address, stub_stats
 from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from nginx_upstream import upstream_servers
 from playbooks import PlaybookRun, assert_clean, assert_refused, run_playbook, scenario_playbook
 
 # The playbook changes both lb hosts: run it once, from the first one's tests.
@@ -26,10 +26,7 @@ def drain(state: str, ports: list[int]) -> PlaybookRun:
 
 def down_flags(lb: Host) -> dict[int, bool]:
     """{port: down} of the upstream's servers as nginx reads them."""
-    servers = re.findall(
-        r"^\s*server \S+:(\d+) ([^;]*);", lb.check_output("nginx -T 2>/dev/null"), re.M
-    )
-    return {int(port): options.endswith(" down") for port, options in servers}
+    return {int(server.rsplit(":", 1)[1]): down for server, down in upstream_servers(lb).items()}
 
 
 def servers_file(lb: Host) -> str:

@@ -2,9 +2,14 @@
 
 import json
 import re
+import sys
+from pathlib import Path
 
 from conftest import STUB_PORTS, probe, probe_command, stub_address, stub_stats, worker_pids
 from testinfra.host import Host
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from nginx_upstream import upstream_servers
 
 testinfra_hosts = ["lb"]
 
@@ -26,8 +31,7 @@ def test_default_site_is_removed(host: Host) -> None:
 
 def test_upstream_lists_every_instance(host: Host) -> None:
     address = stub_address(host)
-    servers = re.findall(r"^\s*server (\S+:\d+) ([^;]*);", full_config(host), re.M)
-    assert {name: options.endswith(" down") for name, options in servers} == {
+    assert upstream_servers(host) == {
         f"{address}:8001": False,
         f"{address}:8002": False,
         f"{address}:8003": True,
