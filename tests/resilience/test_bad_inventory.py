@@ -63,6 +63,10 @@ CASES = {
     "missing project directory": Case(
         {"hiload_app_project_dir": "/nonexistent/app"}, ("hiload_app_project_dir", "pyproject.toml")
     ),
+    # A playbook of one's own that passes no hiload_app_bundle_dir and names no app.
+    "no app named": Case(
+        {"hiload_app_project_dir": ""}, ("hiload_app_project_dir is empty", "hiload_app_bundle_dir")
+    ),
     "malformed ASGI target": Case(
         {"hiload_app_asgi_app": "notes.app.create_app"}, ("hiload_app_asgi_app", "module:attribute")
     ),
