@@ -83,6 +83,11 @@ CASES = {
         {"hiload_app_migrate_command": "alembic upgrade head"},
         ("hiload_app_migrate_command", "list of strings"),
     ),
+    # The app would log in as a role PostgreSQL never created, and fail mid-deploy.
+    "app's database user not the one created": Case(
+        {"hiload_app_database_user": "notes"},
+        ("notes@hiload", "hiload_app_database_user", "postgresql_app_user"),
+    ),
     # An app's own pool, declared per process, counts in the fleet's budget.
     "declared connections over max_connections": Case(
         {"hiload_app_db_connections_per_process": 60},
