@@ -11,7 +11,8 @@
 #                   one; otherwise uv resolves pyproject.toml's for each Python, held to the pins
 #                   of DIR/requirements.txt when there is one.
 #   --wheels DIR    a directory of built wheels and a requirements.txt pinning everything the app
-#                   needs, the app itself included; what the directory lacks is downloaded.
+#                   needs, the app itself included; what the directory lacks is downloaded. A
+#                   source distribution there stands for a pin without a wheel (see below).
 #   --release-file[=]PATH   (relative to DIR, repeatable) a file or directory the release needs
 #                   beside its virtualenv, such as alembic.ini and migrations: the role puts it
 #                   into the release directory, the migrations' working directory.
@@ -201,8 +202,8 @@ pure_python_wheel() { # PIN PYTHON DEST
         *-none-any.whl) cp "$wheel" "$dest/" ;;
         *) die "$pin has no wheel for CPython $python (manylinux x86_64) and is not pure Python: its source builds $(basename "$wheel"), a wheel for this controller only." \
             "The app hosts cannot install it, so nothing was deployed. Pin a version of it that publishes manylinux x86_64" \
-            "wheels for CPython $python, or build its wheel on a Debian host with CPython $python and deploy from a" \
-            "directory of wheels (hiload_app_wheels_dir)." ;;
+            "wheels for CPython $python, or build a manylinux wheel of it for CPython $python yourself (pip wheel, then" \
+            "auditwheel repair) and deploy from a directory of wheels (hiload_app_wheels_dir)." ;;
     esac
 }
 
