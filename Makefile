@@ -42,7 +42,7 @@ docs: venv ## Regenerate the role READMEs' variables tables from meta/argument_s
 test-service: venv ## The service's tests against a real PostgreSQL and Redis
 	scripts/test-service.sh
 
-test-bundle: venv engine ## The make targets' own prerequisite checks and messages
+test-bundle: venv engine ## The make targets' own checks and messages, the preflight's variables, the wheelhouse build
 	pytest -p no:cacheprovider tests/bundle
 
 test-lab: venv images ## make demo from a fresh clone with the home hidden, checked through 127.0.0.1, then make down
