@@ -42,6 +42,18 @@ POLICY: dict[str, tuple[str, frozenset[str]]] = {
     "exporters": ("all", frozenset({"monitoring"})),
 }
 
+# A clustered database tier (an inventory with an etcd group) adds its own services; the
+# members stream from each other, so the db hosts reach PostgreSQL too.
+CLUSTER_POLICY: dict[str, tuple[str, frozenset[str]]] = {
+    **POLICY,
+    "postgresql": ("db", frozenset({"app", "db"})),
+    # Patroni's REST API: the other members (leader race), HAProxy on the app hosts, Prometheus.
+    "patroni": ("db", frozenset({"db", "app", "monitoring"})),
+    "etcd-client": ("etcd", frozenset({"db", "etcd"})),
+    "etcd-peer": ("etcd", frozenset({"etcd"})),
+    "haproxy-metrics": ("app", frozenset({"monitoring"})),
+}
+
 PROBE = r"""
 import concurrent.futures, json, socket, sys
 

@@ -19,6 +19,11 @@ OWNERS = {
     "exporters_nginx_port": "exporters",
     "exporters_postgres_port": "exporters",
     "exporters_redis_port": "exporters",
+    "exporters_pgbouncer_port": "exporters",
+    "etcd_client_port": "etcd",
+    "etcd_peer_port": "etcd",
+    "patroni_restapi_port": "patroni",
+    "haproxy_metrics_port": "haproxy",
 }
 
 
