@@ -24,12 +24,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 
     database_url: str = Field(description="PostgreSQL DSN: postgresql://user:password@host:port/db")
+    # Where the list, export and stats reads may go: a pool of replicas within a lag bound
+    # (a database cluster's PgBouncer read pool). Empty or equal to database_url: one pool.
+    database_read_url: str = ""
     db_pool_min: Annotated[int, Field(ge=0, le=100)] = 2
     # About vCPUs x 2..4 per host in total; past ~50 per process PostgreSQL pays in
     # context switches and max_connections long before the API gets faster.
     db_pool_max: Annotated[int, Field(ge=1, le=100)] = 10
     db_statement_timeout: Annotated[float, Field(gt=0, le=3600)] = 5.0
     db_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # Prepared statements asyncpg keeps per connection; 0 behind a pooler in transaction mode
+    # that cannot carry them (PgBouncer before 1.21).
+    db_statement_cache_size: Annotated[int, Field(ge=0, le=10_000)] = 100
     redis_url: str = ""
     cache_ttl: Annotated[int, Field(ge=1, le=86_400)] = 60
     # Items each process keeps in memory in front of Redis, coherent through Redis's
@@ -42,9 +48,11 @@ class Settings(BaseSettings):
     # at all (no Access-Control-* header is ever sent, so browsers keep the same-origin rule).
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
-    def _postgres_dsn(cls, value: str) -> str:
+    def _postgres_dsn(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "database_read_url" and not value:
+            return value
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// DSN")
         return value

@@ -87,10 +87,14 @@ TOP_TAGS = 5
 
 class ItemStore:
     """The items in PostgreSQL, as JSON it renders; with ``cache``, single reads go through it
-    first and writes invalidate it."""
+    first and writes invalidate it. With ``replica``, the list, export and stats reads go
+    there; writes and reads by id stay on ``database``: a client reads its own writes."""
 
-    def __init__(self, database: Database, cache: ItemCache | None) -> None:
+    def __init__(
+        self, database: Database, cache: ItemCache | None, replica: Database | None = None
+    ) -> None:
         self._database = database
+        self._replica = replica or database
         self.cache = cache
         # The ids asked for in the same turn of the loop are read with one statement.
         self._rows: Coalescer[int, str] = Coalescer(self._read_many)
@@ -150,7 +154,7 @@ class ItemStore:
 
     async def page(self, limit: int, after: int) -> str:
         """Up to ``limit`` items with ids above ``after``, as an ItemPage."""
-        async with self._database.connection() as conn:
+        async with self._replica.connection() as conn:
             rows = await conn.fetch(SQL_PAGE_ITEMS, after, limit + 1)
         page = rows[:limit]
         next_cursor = f'"{encode_cursor(page[-1]["id"])}"' if len(rows) > limit else "null"
@@ -165,7 +169,7 @@ class ItemStore:
         value, we hold two batches, and the consumer's pace sets ours.
         """
         async with (
-            self._database.connection() as conn,
+            self._replica.connection() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
 
@@ -201,7 +205,7 @@ class ItemStore:
         bench-service`): the same bytes ItemStats.model_dump_json() would give ("Z" for UTC, as
         pydantic writes it), in a fifth of the time.
         """
-        database = self._database
+        database = self._replica
 
         async def count() -> int:
             async with database.connection() as conn:

@@ -88,6 +88,7 @@ class Database:
 class ConnectOptions(TypedDict):
     timeout: float
     command_timeout: float | None
+    statement_cache_size: int
     server_settings: dict[str, str]
 
 
@@ -96,6 +97,7 @@ def _connect_options(settings: Settings, statement_timeout: float | None) -> Con
         "timeout": settings.db_connect_timeout,
         # Client-side limit on every query (the per-query timeout) ...
         "command_timeout": statement_timeout,
+        "statement_cache_size": settings.db_statement_cache_size,
         "server_settings": {
             # ... and the same limit enforced by the server, so an abandoned query stops there too.
             "statement_timeout": str(int((statement_timeout or 0) * 1000)),
@@ -128,15 +130,19 @@ async def _init_connection(
 
 @asynccontextmanager
 async def open_database(
-    settings: Settings, observe_query: QueryObserver, query_names: Mapping[str, str]
+    settings: Settings,
+    observe_query: QueryObserver,
+    query_names: Mapping[str, str],
+    url: str | None = None,
 ) -> AsyncIterator[Database]:
-    """The pool, open while the block runs; if PostgreSQL is down, it starts empty and
-    connects once PostgreSQL answers. Each query's duration goes to ``observe_query``, under
-    its name in ``query_names`` ("other" if it has none)."""
+    """A pool to ``url`` (default: the settings' database_url), open while the block runs; if
+    PostgreSQL is down, it starts empty and connects once PostgreSQL answers. Each query's
+    duration goes to ``observe_query``, under its name in ``query_names`` ("other" if it has
+    none)."""
 
     def open_pool(min_size: int) -> Pool:
         return asyncpg.create_pool(
-            settings.database_url,
+            url or settings.database_url,
             min_size=min_size,
             max_size=settings.db_pool_max,
             init=partial(_init_connection, observe_query, query_names),

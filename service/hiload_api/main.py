@@ -40,14 +40,27 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await stack.enter_async_context(
             open_database(settings, app_metrics.observe_query, QUERY_NAMES)
         )
+        # Reads that may lag (list, export, stats) get a pool of their own when a read DSN
+        # differs from the primary's; an item read by id stays on the primary, so a client
+        # always reads back what it wrote.
+        replica = (
+            await stack.enter_async_context(
+                open_database(
+                    settings, app_metrics.observe_query, QUERY_NAMES, settings.database_read_url
+                )
+            )
+            if settings.database_read_url not in ("", settings.database_url)
+            else None
+        )
         cache = (
             await stack.enter_async_context(open_item_cache(settings, app_metrics.cache_reads))
             if settings.redis_url
             else None
         )
         app.state.db = database
-        app.state.store = ItemStore(database, cache)
-        collectors = [PoolCollector(database), *(cache.collectors() if cache else [])]
+        app.state.store = ItemStore(database, cache, replica)
+        pools = {"primary": database, **({"read": replica} if replica else {})}
+        collectors = [PoolCollector(pools), *(cache.collectors() if cache else [])]
         stack.enter_context(app_metrics.collecting(*collectors))
         # Everything alive now lives as long as the process. Frozen, it is no longer walked by
         # every full collection, which otherwise stalls the loop for tens of milliseconds.

@@ -7,7 +7,7 @@ collide and nothing lives at module level.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
@@ -27,24 +27,32 @@ QUERY_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 
 class PoolCollector(Collector):
-    """Reads the pool's counters at scrape time instead of updating gauges on every acquire."""
+    """Reads the pools' counters at scrape time instead of updating gauges on every acquire;
+    each pool is a value of the ``pool`` label (primary, and read with a read DSN)."""
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    def __init__(self, pools: Mapping[str, Database]) -> None:
+        self._pools = pools
 
     def collect(self) -> Iterator[Metric]:
-        database = self._database
-        pool = database.pool
-        yield GaugeMetricFamily("hiload_db_pool_size", "Open connections", value=pool.get_size())
-        yield GaugeMetricFamily(
-            "hiload_db_pool_idle", "Open connections not in use", value=pool.get_idle_size()
-        )
-        yield GaugeMetricFamily(
-            "hiload_db_pool_max", "Most connections the pool may open", value=pool.get_max_size()
-        )
-        yield GaugeMetricFamily(
-            "hiload_db_pool_waiting", "Requests waiting for a connection", value=database.waiting
-        )
+        families = {
+            "size": GaugeMetricFamily("hiload_db_pool_size", "Open connections", labels=["pool"]),
+            "idle": GaugeMetricFamily(
+                "hiload_db_pool_idle", "Open connections not in use", labels=["pool"]
+            ),
+            "max": GaugeMetricFamily(
+                "hiload_db_pool_max", "Most connections the pool may open", labels=["pool"]
+            ),
+            "waiting": GaugeMetricFamily(
+                "hiload_db_pool_waiting", "Requests waiting for a connection", labels=["pool"]
+            ),
+        }
+        for name, database in self._pools.items():
+            pool = database.pool
+            families["size"].add_metric([name], pool.get_size())
+            families["idle"].add_metric([name], pool.get_idle_size())
+            families["max"].add_metric([name], pool.get_max_size())
+            families["waiting"].add_metric([name], database.waiting)
+        yield from families.values()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ DB_HOST = "hiload-mol-db1"
 
 def pool_max(lb: Host, address: str, port: int) -> int:
     metrics = lb.check_output(f"python3 -c '{FETCH}' http://{address}:{port}/metrics")
-    match = re.search(r"^hiload_db_pool_max (\S+)$", metrics, re.MULTILINE)
+    match = re.search(r'^hiload_db_pool_max\{pool="primary"\} (\S+)$', metrics, re.MULTILINE)
     assert match, f"{address}:{port}/metrics has no hiload_db_pool_max"
     return int(float(match.group(1)))
 

@@ -55,10 +55,12 @@ async def test_loop_pool_and_query_gauges_are_exported(client: httpx.AsyncClient
     # The scrape itself is in flight while the metrics are rendered.
     assert float(samples["hiload_http_requests_in_flight"]) >= 1
     assert float(samples["hiload_event_loop_tasks"]) >= 1
-    assert float(samples["hiload_db_pool_size"]) >= 1
-    assert float(samples["hiload_db_pool_max"]) == 8
-    assert float(samples["hiload_db_pool_idle"]) >= 0
-    assert float(samples["hiload_db_pool_waiting"]) == 0
+    assert float(samples['hiload_db_pool_size{pool="primary"}']) >= 1
+    assert float(samples['hiload_db_pool_max{pool="primary"}']) == 8
+    assert float(samples['hiload_db_pool_idle{pool="primary"}']) >= 0
+    assert float(samples['hiload_db_pool_waiting{pool="primary"}']) == 0
+    # Without a read DSN, the reads share the primary's pool.
+    assert 'pool="read"' not in text
     assert float(samples['hiload_db_query_duration_seconds_count{query="ping"}']) >= 1
     assert float(samples["hiload_cache_local_items"]) >= 0
     assert float(samples["hiload_cache_local_tracking"]) in (0, 1)
