@@ -1,9 +1,9 @@
 """Prometheus checks for scenarios deploying the monitoring role, reusable from testinfra tests.
 
-Shared by molecule/monitoring, the five-node scenario (molecule/default) and molecule/own_app,
-whose tests put molecule/resources on sys.path. Every function takes testinfra hosts and talks
-to Prometheus's HTTP API from inside the monitoring host, where its private listen address is
-reachable.
+Shared by molecule/monitoring, the five-node scenario (molecule/default), molecule/own_app and
+molecule/cluster, whose tests put molecule/resources on sys.path. Every function takes testinfra
+hosts and talks to Prometheus's HTTP API (or runs promtool) from inside the monitoring host, where
+its private listen address is reachable.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 PROMETHEUS_PORT = 9090
 # Scrape interval plus slack: how long a fresh sample may take to reach Prometheus.
@@ -68,6 +71,52 @@ def wait_targets_up(
 def rule_groups(monitoring_host: Any) -> dict[str, int]:
     """Loaded rule groups and their number of rules."""
     return {g["name"]: len(g["rules"]) for g in api(monitoring_host, "rules")["groups"]}
+
+
+def live_alerts(monitoring_host: Any, rules: str, group: str | None = None) -> set[str]:
+    """Names of the alerts in the rules file RULES as rendered (only those of GROUP if given)."""
+    groups = yaml.safe_load(monitoring_host.file(rules).content_string)["groups"]
+    return {
+        rule["alert"]
+        for rules_group in groups
+        if group in (None, rules_group["name"])
+        for rule in rules_group["rules"]
+        if "alert" in rule
+    }
+
+
+def assert_rule_tests_pass(monitoring_host: Any, rules: str, tests: Path) -> None:
+    """promtool test rules runs TESTS (whose rule_files name RULES by its base name) beside a copy
+    of the live RULES, and every case passes."""
+    # Beside a copy, not in the rules directory: Prometheus loads every *.yml there.
+    workdir = monitoring_host.check_output("mktemp -d")
+    try:
+        monitoring_host.run_expect([0], "cp %s %s/", rules, workdir)
+        copy = f"{workdir}/{tests.name}"
+        monitoring_host.run_expect([0], "printf '%%s' %s > %s", tests.read_text(), copy)
+        result = monitoring_host.run("promtool test rules %s", copy)
+    finally:
+        monitoring_host.run_expect([0], "rm -rf %s", workdir)
+    assert result.rc == 0, f"promtool test rules:\n{result.stdout}{result.stderr}"
+
+
+def assert_every_alert_has_a_firing_and_a_silent_case(alerts: set[str], tests: Path) -> None:
+    """The promtool TESTS have, for each of ALERTS, a case where it fires and one where it stays
+    silent, and no case for an alert not among them."""
+    cases = [
+        case
+        for test in yaml.safe_load(tests.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+    ]
+    firing = {case["alertname"] for case in cases if case.get("exp_alerts")}
+    silent = {case["alertname"] for case in cases if not case.get("exp_alerts")}
+    # Named in the messages: pytest rewrites no assertion outside the test modules.
+    unfired = sorted(alerts - firing)
+    assert not unfired, f"alerts without a case where they fire: {unfired}"
+    unsilenced = sorted(alerts - silent)
+    assert not unsilenced, f"alerts without a case where they stay silent: {unsilenced}"
+    stale = sorted((firing | silent) - alerts)
+    assert not stale, f"cases for alerts the rules no longer have: {stale}"
 
 
 def _per_instance(monitoring_host: Any, expr: str) -> dict[str, float]:

@@ -1,8 +1,10 @@
-"""The firewall role's cross-host reachability matrix, shared by molecule/firewall and default.
+"""The firewall role's cross-host reachability matrix, shared by molecule/firewall, redis, default
+and cluster.
 
-POLICY states who may open a connection to each service; a scenario says which hosts are in
-which groups, which ports each service uses, which sources are administrators, and which
-(target, port) pairs to try. expected_matrix() turns that into one expectation per
+POLICY (CLUSTER_POLICY with an etcd group) states who may open a connection to each service; a
+scenario says which hosts are in which groups, which ports each service uses (stack_ports() for a
+whole site.yml), which sources are administrators, and which (target, port) pairs to try
+(reachable_listeners() for every real one). expected_matrix() turns that into one expectation per
 (source, target, port), probe() tries them all — from inside each source container and from the
 test process itself (CONTROLLER) — concurrently with a short connect timeout, and failures()
 lists every pair whose outcome differs.
@@ -23,12 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from inventory import scenario_host
+from nginx_upstream import upstream_servers
+from testinfra.host import Host
 
 CONTROLLER = "controller"
 ANYONE = "anyone"
 ADMIN = "admin"
 # A dropped SYN is a timeout: long enough for a loaded machine's bridge, short enough for a matrix.
 CONNECT_TIMEOUT = 1.5
+# Tried on every host even without sshd: its drop (not refusal) proves the policy.
+SSH_PORT = 22
 
 # service: (group of the hosts it runs on, who may connect: groups, ANYONE and/or ADMIN).
 POLICY: dict[str, tuple[str, frozenset[str]]] = {
@@ -86,11 +93,77 @@ def role_default(role: str, name: str) -> Any:
     return defaults[name]
 
 
-def exporter_ports() -> list[int]:
-    return [
-        role_default("exporters", f"exporters_{name}_port")
-        for name in ("node", "nginx", "postgres", "redis")
-    ]
+def exporter_ports(*, cluster: bool = False) -> list[int]:
+    """The exporters' ports the firewall opens to monitoring: PgBouncer's too with an etcd group."""
+    names = ["node", "nginx", "postgres", "redis", *(["pgbouncer"] if cluster else [])]
+    return [role_default("exporters", f"exporters_{name}_port") for name in names]
+
+
+def stack_ports(app: Iterable[int], *, cluster: bool = False) -> dict[str, list[int]]:
+    """Each service's ports in a site.yml stack whose instances listen on APP (app_ports()), for
+    POLICY, or CLUSTER_POLICY with CLUSTER: the roles' defaults, as the firewall role opens them."""
+    http = [role_default("nginx", name) for name in ("nginx_listen_port", "nginx_tls_port")]
+    ports = {
+        "ssh": [SSH_PORT],
+        "http": http,
+        "app": sorted(app),
+        "postgresql": [role_default("postgresql", "postgresql_port")],
+        "redis": [role_default("redis", "redis_port")],
+        "prometheus": [role_default("monitoring", "monitoring_port")],
+        "exporters": exporter_ports(cluster=cluster),
+    }
+    if cluster:
+        ports |= {
+            "patroni": [role_default("patroni", "patroni_restapi_port")],
+            "etcd-client": [role_default("etcd", "etcd_client_port")],
+            "etcd-peer": [role_default("etcd", "etcd_peer_port")],
+            "haproxy-metrics": [role_default("haproxy", "haproxy_metrics_port")],
+        }
+    return ports
+
+
+def app_ports(lb: Host) -> set[int]:
+    """The instance ports nginx balances over: what the app hosts must open to lb."""
+    return {int(server.rsplit(":", 1)[1]) for server in upstream_servers(lb)}
+
+
+def hosts(names: Iterable[str]) -> dict[str, Host | None]:
+    """The sources of a matrix: each host NAME of the running scenario, and CONTROLLER (None)."""
+    found: dict[str, Host | None] = {name: scenario_host(name) for name in names}
+    found[CONTROLLER] = None
+    return found
+
+
+def host_addresses(found: Mapping[str, Host | None]) -> dict[str, str]:
+    """Each host's first address (hostname -I): where the others try it."""
+    return {
+        name: host.check_output("hostname -I").split()[0]
+        for name, host in found.items()
+        if host is not None
+    }
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ADDRESS (as ss prints it, without brackets) is reachable from this host only."""
+    return address.startswith(("127.", "::1"))
+
+
+def listeners(host: Host) -> dict[int, set[str]]:
+    """{port: addresses} of every TCP socket HOST listens on (IPv6 without brackets)."""
+    found: dict[int, set[str]] = {}
+    for line in host.check_output("ss -ltnH").splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        found.setdefault(int(port), set()).add(address.strip("[]"))
+    return found
+
+
+def reachable_listeners(host: Host) -> set[int]:
+    """TCP ports the host listens on at an address other hosts can reach (not loopback)."""
+    return {
+        port
+        for port, bound in listeners(host).items()
+        if not all(is_loopback(address) for address in bound)
+    }
 
 
 @dataclass(frozen=True)

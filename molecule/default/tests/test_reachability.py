@@ -5,20 +5,21 @@ Without firewall_admin_cidrs in this scenario the controller is no administrator
 nginx on lb1 and nothing else. Closed means dropped (a timeout), not refused.
 """
 
-import os
 import sys
 from pathlib import Path
-
-import testinfra
-from testinfra.host import Host
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 from reachability import (
     CONTROLLER,
+    SSH_PORT,
+    app_ports,
     expected_matrix,
-    exporter_ports,
     failures,
+    host_addresses,
+    hosts,
+    reachable_listeners,
     role_default,
+    stack_ports,
     summary,
 )
 
@@ -29,55 +30,13 @@ GROUPS = {
     "hiload-mol-app3": {"app"},
     "hiload-mol-db1": {"db", "cache"},
 }
-SSH_PORT = 22
-HTTPS_PORT = role_default("nginx", "nginx_tls_port")
-
-
-def hosts() -> dict[str, Host | None]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    found: dict[str, Host | None] = {
-        name: testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
-        for name in GROUPS
-    }
-    found[CONTROLLER] = None
-    return found
-
-
-def reachable_listeners(host: Host) -> set[int]:
-    """TCP ports the host listens on at an address other hosts can reach (not loopback)."""
-    ports = set()
-    for line in host.check_output("ss -ltnH").splitlines():
-        address, _, port = line.split()[3].rpartition(":")
-        if not address.strip("[]").startswith(("127.", "::1")):
-            ports.add(int(port))
-    return ports
-
-
-def app_ports(lb: Host) -> set[int]:
-    """The instance ports nginx balances over: what the app hosts must open to lb."""
-    config = lb.check_output("nginx -T 2>/dev/null")
-    return {
-        int(line.split()[1].rstrip(";").rsplit(":", 1)[1])
-        for line in config.splitlines()
-        if line.strip().startswith("server ") and ":" in line.split()[1]
-    }
 
 
 def test_reachability_matrix() -> None:
-    found = hosts()
+    found = hosts(GROUPS)
     machines = {name: host for name, host in found.items() if host is not None}
-    addresses = {
-        name: host.check_output("hostname -I").split()[0] for name, host in machines.items()
-    }
-    ports = {
-        "ssh": [SSH_PORT],
-        "http": [role_default("nginx", "nginx_listen_port"), HTTPS_PORT],
-        "app": sorted(app_ports(machines["hiload-mol-lb1"])),
-        "postgresql": [role_default("postgresql", "postgresql_port")],
-        "redis": [role_default("redis", "redis_port")],
-        "prometheus": [role_default("monitoring", "monitoring_port")],
-        "exporters": exporter_ports(),
-    }
+    addresses = host_addresses(found)
+    ports = stack_ports(app_ports(machines["hiload-mol-lb1"]))
     # Every real listener, plus SSH, whose drop (not refusal) proves the policy even with no sshd.
     probes = {name: reachable_listeners(host) | {SSH_PORT} for name, host in machines.items()}
     assert ports["app"], "nginx balances over no instance"

@@ -1,18 +1,16 @@
 """Who reaches what: every host's stand-in listeners tried from every other host and from here."""
 
-import os
 import sys
 from pathlib import Path
 
-import testinfra
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
 from reachability import (
-    CONTROLLER,
     POLICY,
     expected_matrix,
     exporter_ports,
     failures,
+    host_addresses,
+    hosts,
     role_default,
     summary,
 )
@@ -40,18 +38,8 @@ PORTS = {
 LISTENING = sorted({port for ports in PORTS.values() for port in ports})
 
 
-def hosts() -> dict[str, object]:
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    found: dict[str, object] = {
-        name: testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
-        for name in GROUPS
-    }
-    found[CONTROLLER] = None
-    return found
-
-
 def test_listeners_cover_every_port() -> None:
-    for name, host in hosts().items():
+    for name, host in hosts(GROUPS).items():
         if host is None:
             continue
         listening = host.check_output("ss -ltnH")
@@ -60,12 +48,8 @@ def test_listeners_cover_every_port() -> None:
 
 
 def test_reachability_matrix() -> None:
-    found = hosts()
-    addresses = {
-        name: host.check_output("hostname -I").split()[0]
-        for name, host in found.items()
-        if host is not None
-    }
+    found = hosts(GROUPS)
+    addresses = host_addresses(found)
     expectations = expected_matrix(
         groups=GROUPS,
         ports=PORTS,

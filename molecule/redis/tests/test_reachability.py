@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
-from inventory import scenario_host
-from reachability import CONTROLLER, expected_matrix, failures, role_default, summary
+from reachability import expected_matrix, failures, host_addresses, hosts, role_default, summary
 
 GROUPS = {
     "hiload-mol-redis-12": {"cache"},
@@ -22,20 +21,18 @@ REDIS_PORT = role_default("redis", "redis_port")
 
 
 def test_only_the_app_host_reaches_redis() -> None:
-    machines = {name: scenario_host(name) for name in GROUPS}
-    addresses = {
-        name: host.check_output("hostname -I").split()[0] for name, host in machines.items()
-    }
+    found = hosts(GROUPS)
+    addresses = host_addresses(found)
     expectations = expected_matrix(
         groups=GROUPS,
         ports={"redis": [REDIS_PORT]},
         admins=set(),
         probes={name: [REDIS_PORT] for name in CACHE_HOSTS},
-        sources=[*GROUPS, CONTROLLER],
+        sources=found,
     )
     policy = summary(expectations)
     # The policy itself, so that a matrix expecting nothing open (or everything) cannot pass.
     opened = {(e.source, e.target) for e in expectations if e.open}
     assert opened == {("hiload-mol-redis-client", name) for name in CACHE_HOSTS}, policy
-    wrong = failures(expectations, {**machines, CONTROLLER: None}, addresses)
+    wrong = failures(expectations, found, addresses)
     assert not wrong, "\n".join(wrong) + "\n\nThe policy:\n" + policy
