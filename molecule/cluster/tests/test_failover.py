@@ -1,0 +1,221 @@
+"""The clustered tier under a steady mix of reads and writes through nginx: a planned
+switchover fails no request, an unplanned one (the leader's container killed) loses no
+acknowledged write and answers the gap with 503 + Retry-After, losing etcd members moves no
+leader, and a lagging replica leaves the read pool while reads go on.
+
+Run in this order after the topology and routing tests; each leaves a healthy cluster of three.
+Figures go to reports/resilience-cluster.json."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from conftest import FETCH, PROJECT, leaders, member, members, patronictl_list, psql
+from loadgen import ItemApi, Outcome, SteadyLoad
+from playbooks import run_playbook
+from rolling import assert_no_failures
+from stack import Stack, docker, start_container, wait_until
+
+# Reads that may go to a replica: the list. Item reads by id and writes go to the leader.
+LIST_READS = ItemApi(item_path="/items?limit=20")
+# Longer than nginx waits for an instance (30 s), so every answer is nginx's or the app's.
+CLIENT_TIMEOUT = 40.0
+
+
+@contextmanager
+def mixed_load(stack: Stack, item_ids: list[int], prefix: str) -> Iterator[list[SteadyLoad]]:
+    """By-id GETs and POSTs (the leader), and list GETs (the read pool), side by side."""
+    with ExitStack() as running:
+        loads = [
+            running.enter_context(
+                SteadyLoad(stack.lb_url, item_ids, 30.0, 4.0, prefix=prefix, timeout=CLIENT_TIMEOUT)
+            ),
+            running.enter_context(
+                SteadyLoad(
+                    stack.lb_url, item_ids, 10.0, 0.0, prefix, CLIENT_TIMEOUT, api=LIST_READS
+                )
+            ),
+        ]
+        yield loads
+
+
+def main_pids(stack: Stack) -> dict[str, str]:
+    return {
+        name: stack.host(name).check_output("systemctl show -P MainPID hiload@1 hiload@2")
+        for name in stack.groups["app"]
+    }
+
+
+def healthy(stack: Stack) -> bool:
+    """Three members running on one timeline, one of them the leader"""
+    states = members(stack)
+    return (
+        sorted(s["role"] for s in states.values()) == ["primary", "replica", "replica"]
+        and {s["state"] for s in states.values()} <= {"running", "streaming"}
+        and len({s.get("timeline") for s in states.values()}) == 1
+    )
+
+
+def longest(outcomes: list[Outcome]) -> float:
+    return round(max((o.seconds for o in outcomes), default=0.0), 2)
+
+
+def test_a_planned_switchover_fails_no_request(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome]
+) -> None:
+    wait_until(lambda: healthy(stack), timeout=180, interval=1)
+    (before,) = leaders(stack)
+    with mixed_load(stack, item_ids, "switchover") as loads:
+        time.sleep(3)
+        run = run_playbook(PROJECT / "playbooks" / "switchover.yml")
+        time.sleep(3)
+    assert run.returncode == 0, run.output[-3000:]
+    (after,) = leaders(stack)
+    assert after != before, f"{before} still leads"
+    for load, what in zip(loads, ("by id and POST", "list"), strict=True):
+        assert_no_failures(load, f"switchover ({what})", minimum=40, stack=stack)
+    ledger.extend(o for o in loads[0].outcomes if o.method == "POST")
+    wait_until(lambda: healthy(stack), timeout=120, interval=1)
+    stack.record(
+        switchover={
+            "requests": sum(len(load.outcomes) for load in loads),
+            "failed": 0,
+            "longest_request_s": longest([o for load in loads for o in load.outcomes]),
+            "from": before,
+            "to": after,
+        }
+    )
+
+
+def test_killing_the_leader_loses_no_acknowledged_write(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome], restore_container: list[str]
+) -> None:
+    wait_until(lambda: healthy(stack), timeout=180, interval=1)
+    (old,) = leaders(stack)
+    survivors = [name for name in stack.groups["db"] if name != old]
+    pids = main_pids(stack)
+    with mixed_load(stack, item_ids, "failover") as loads:
+        time.sleep(3)
+        docker("kill", old)
+        restore_container.append(old)
+        killed = time.monotonic()
+        new_leader_s = wait_until(lambda: len(leaders(stack, survivors)) == 1, 120, 0.5)
+        time.sleep(10)
+    (new,) = leaders(stack, survivors)
+    outcomes = [o for load in loads for o in load.outcomes]
+    ledger.extend(o for o in loads[0].outcomes if o.method == "POST")
+    failed = [o for o in outcomes if not 200 <= o.status < 300]
+    # The gap is answered, never with a 502 or a 500: 503 and a Retry-After.
+    assert {o.status for o in failed} <= {503}, sorted({o.status for o in failed})
+    assert all(o.headers.get("retry-after") for o in failed), "a 503 without Retry-After"
+    assert main_pids(stack) == pids, "an app instance restarted"
+    # Every acknowledged write is on the new leader (synchronous mode): checked with the rest
+    # of the ledger by the last test. The old leader comes back as a replica by itself.
+    start_container(old)
+    restore_container.remove(old)
+    rejoined_s = wait_until(lambda: healthy(stack), timeout=180, interval=1)
+    assert member(stack, old)["role"] == "replica"
+    stack.record(
+        failover={
+            "requests": len(outcomes),
+            "refused_503": len(failed),
+            "failed_posts": sum(o.method == "POST" for o in failed),
+            "new_leader_s": round(new_leader_s, 1),
+            "killed": old,
+            "new_leader": new,
+            "old_leader_rejoined_s": round(rejoined_s, 1),
+            "since_kill_s": round(time.monotonic() - killed, 1),
+        }
+    )
+
+
+def test_losing_etcd_members_moves_no_leader(
+    stack: Stack, item_ids: list[int], ledger: list[Outcome]
+) -> None:
+    wait_until(lambda: healthy(stack), timeout=180, interval=1)
+    (leader,) = leaders(stack)
+    others = [name for name in stack.groups["etcd"] if name != leader]
+    stopped: list[str] = []
+    try:
+        with mixed_load(stack, item_ids, "etcd") as loads:
+            # One member of three lost: etcd keeps its quorum, Patroni notices nothing.
+            stack.host(others[0]).check_output("systemctl stop etcd")
+            stopped.append(others[0])
+            time.sleep(8)
+            assert leaders(stack) == [leader]
+            # Two lost: no quorum, so no leader key can be renewed. In failsafe mode the leader
+            # keeps running as primary while it reaches every member's REST API.
+            stack.host(others[1]).check_output("systemctl stop etcd")
+            stopped.append(others[1])
+            time.sleep(25)
+            assert leaders(stack) == [leader], members(stack)
+    finally:
+        for name in stopped:
+            stack.host(name).check_output("systemctl start etcd")
+    ledger.extend(o for o in loads[0].outcomes if o.method == "POST")
+    for load, what in zip(loads, ("by id and POST", "list"), strict=True):
+        assert_no_failures(load, f"etcd loss ({what})", minimum=40, stack=stack)
+    wait_until(lambda: healthy(stack), timeout=120, interval=1)
+    assert leaders(stack) == [leader]
+
+
+def test_a_lagging_replica_leaves_the_read_pool(stack: Stack, item_ids: list[int]) -> None:
+    wait_until(lambda: healthy(stack), timeout=180, interval=1)
+    rows = patronictl_list(stack, stack.groups["db"][0])
+    (replica,) = [row["Member"] for row in rows if row["Role"] == "Replica"]
+    (leader,) = leaders(stack)
+    app = stack.host(stack.groups["app"][0])
+    stats_csv = f"http://{stack.address(stack.groups['app'][0])}:8404/stats;csv"
+
+    def in_read_pool() -> bool:
+        """HAProxy's read backend counts the paused replica UP"""
+        csv = app.check_output("python3 -c %s %s", FETCH, stats_csv)
+        return any(
+            line.startswith(f"postgresql_read,{replica},") and ",UP," in line
+            for line in csv.splitlines()
+        )
+
+    assert in_read_pool()
+    psql(stack, replica, "SELECT pg_wal_replay_pause()")
+    try:
+        with mixed_load(stack, item_ids, "lag") as loads:
+            # More WAL than the bound (1 MiB) on the leader, which the paused replica never replays.
+            psql(
+                stack, leader, "CREATE TABLE IF NOT EXISTS lag_filler AS SELECT 1 AS n WHERE false"
+            )
+            psql(stack, leader, "INSERT INTO lag_filler SELECT generate_series(1, 200000)")
+            paused = time.monotonic()
+            left_s = wait_until(lambda: not in_read_pool(), timeout=60, interval=0.5)
+            time.sleep(3)
+    finally:
+        psql(stack, replica, "SELECT pg_wal_replay_resume()")
+        psql(stack, leader, "DROP TABLE IF EXISTS lag_filler")
+    assert_no_failures(loads[1], "replica lag (list)", minimum=20, stack=stack)
+    wait_until(in_read_pool, timeout=60, interval=0.5)
+    stack.record(
+        replica_lag={
+            "left_read_pool_s": round(left_s, 1),
+            "since_pause_s": round(time.monotonic() - paused, 1),
+        }
+    )
+
+
+def test_every_acknowledged_write_is_on_the_leader(stack: Stack, ledger: list[Outcome]) -> None:
+    assert ledger, "no POST was sent by the failover tests"
+    (leader,) = leaders(stack)
+    names = ",".join(f"'{o.name}'" for o in ledger)
+    stored = set(
+        psql(stack, leader, f"SELECT name FROM items WHERE name IN ({names})").splitlines()
+    )
+    acknowledged = [o.name for o in ledger if o.status == 201]
+    missing = [name for name in acknowledged if name not in stored]
+    assert not missing, f"{len(missing)} writes answered 201 are not on the leader: {missing[:10]}"
+    stack.record(
+        writes={
+            "acknowledged": len(acknowledged),
+            "lost": len(missing),
+            "failed_but_stored": sum(o.status != 201 and o.name in stored for o in ledger),
+        }
+    )
