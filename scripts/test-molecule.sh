@@ -21,7 +21,7 @@ mkdir -p "$log_dir"
 
 # The longest scenarios start first so the last ones to finish are short.
 ordered=()
-for heavy in default single-host own_app hiload_app monitoring; do
+for heavy in cluster default single-host own_app hiload_app monitoring; do
     for scenario in "$@"; do [ "$scenario" = "$heavy" ] && ordered+=("$scenario"); done
 done
 for scenario in "$@"; do
