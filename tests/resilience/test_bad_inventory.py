@@ -41,6 +41,11 @@ CASES = {
         {"hiload_app_timeout_keep_alive": 10},
         ("hiload_app_timeout_keep_alive", "nginx_upstream_keepalive_timeout"),
     ),
+    # A pooled connection, then the query: up to twice the app's statement timeout.
+    "app waits longer than nginx": Case(
+        {"hiload_app_statement_timeout": 16},
+        ("nginx_proxy_read_timeout (30s", "the 32.0s the app may wait"),
+    ),
     "idle upstream connections fill the instances": Case(
         {"nginx_upstream_keepalive": 4096},
         ("nginx_upstream_keepalive", "hiload_app_limit_concurrency"),
@@ -148,18 +153,29 @@ def run_case(case: Case, directory: Path) -> PlaybookRun:
     )
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PlaybookRun]:
+def run_cases(
+    cases: dict[str, Case], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, PlaybookRun]:
+    """Every case's run, three at a time."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {
             name: pool.submit(run_case, case, tmp_path_factory.mktemp("case"))
-            for name, case in CASES.items()
+            for name, case in cases.items()
         }
         return {name: future.result() for name, future in futures.items()}
 
 
+def assert_stopped_in_preflight(run: PlaybookRun, case: Case) -> None:
+    """The run was refused naming every one of the case's names, before the first changing play."""
+    assert_refused(run, *case.names)
+    assert FIRST_CHANGING_PLAY not in run.stdout, f"went past the preflight:\n{run.tail}"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PlaybookRun]:
+    return run_cases(CASES, tmp_path_factory)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_bad_value_stops_in_preflight_naming_it(runs: dict[str, PlaybookRun], name: str) -> None:
-    run = runs[name]
-    assert_refused(run, *CASES[name].names)
-    assert FIRST_CHANGING_PLAY not in run.stdout, f"went past the preflight:\n{run.tail}"
+    assert_stopped_in_preflight(runs[name], CASES[name])

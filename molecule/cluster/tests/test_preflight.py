@@ -3,8 +3,9 @@ is touched.
 
 molecule/default's table (tests/resilience/test_bad_inventory.py, whose cases and runner this
 reuses) for the cluster's rules: each case runs the whole site.yml against the converged cluster
-with one thing wrong; the run must fail, name what is wrong, change nothing anywhere and never
-reach the first play that changes hosts. The cases run three at a time.
+with one thing wrong, or several rules of one check broken at once; the run must fail, name
+what is wrong, change nothing anywhere and never reach the first play that changes hosts. The
+cases run three at a time.
 
 Each name holds in either result format: none spans a place where the yaml one wraps a message
 (80 columns) or doubles an apostrophe.
@@ -12,11 +13,9 @@ Each name holds in either result format: none spans a place where the yaml one w
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from playbooks import PlaybookRun, assert_refused
-from test_bad_inventory import FIRST_CHANGING_PLAY, Case, run_case
+from playbooks import PlaybookRun
+from test_bad_inventory import Case, assert_stopped_in_preflight, run_cases
 
 LB = "hiload-mol-cl-lb1"
 APP_HOSTS = ("hiload-mol-cl-app1", "hiload-mol-cl-app2")
@@ -47,37 +46,48 @@ CASES = {
         {"patroni_parameters": {"max_connections": 500}},
         ("patroni_parameters sets max_connections",),
     ),
-    "read lag bound over the failover bound": Case(
-        {"haproxy_read_max_lag_bytes": 2097152},
-        ("haproxy_read_max_lag_bytes (2097152", "patroni_maximum_lag_on_failover (1048576"),
-    ),
     # The connection budget's two parts: the app's pools into each PgBouncer, and every
     # PgBouncer's server pools into the max_connections the leader holds alone.
-    "app pools over PgBouncer's clients": Case(
-        {"pgbouncer_max_client_conn": 10},
-        ("pgbouncer_max_client_conn", "hiload_app_db_connections_per_process"),
-    ),
     "PgBouncer's server pools over max_connections": Case(
         {"pgbouncer_default_pool_size": 30},
         ("130 server connections", "postgresql_max_connections (100)"),
     ),
-    "PgBouncer's server pools over HAProxy's maxconn": Case(
-        {"haproxy_maxconn": 100, "pgbouncer_default_pool_size": 50},
-        ("105 connections through HAProxy", "haproxy_maxconn (100)"),
+    # Each app host's pair, all three rules broken at once: one refusal names every one. 2 pools
+    # x (50 + 2) + 1 connections through HAProxy.
+    "an app host's pools over its PgBouncer and HAProxy": Case(
+        {
+            "pgbouncer_max_client_conn": 10,
+            "haproxy_maxconn": 100,
+            "pgbouncer_default_pool_size": 50,
+            "haproxy_idle_timeout": 60,
+        },
+        (
+            "more than pgbouncer_max_client_conn (10)",
+            "105 connections through HAProxy",
+            "haproxy_maxconn (100)",
+            "haproxy_idle_timeout (60s)",
+        ),
     ),
-    "HAProxy closes idle connections before PgBouncer": Case(
-        {"haproxy_idle_timeout": 60},
-        ("haproxy_idle_timeout (60s)", "pgbouncer_server_idle_timeout"),
-    ),
-    # The app connects to PgBouncer on 127.0.0.1.
-    "TLS the app cannot get": Case(
-        {"hiload_app_database_sslmode": "verify-full"},
-        ("hiload_app_database_sslmode is verify-full", "which serves no TLS"),
-    ),
-    # PgBouncer drops the statement_timeout the app sends: the role must carry it.
-    "statement timeout only the app sends": Case(
-        {"postgresql_app_user_settings": {}},
-        ("HILOAD_DB_STATEMENT_TIMEOUT", "postgresql_app_user_settings"),
+    # The rules between the tiers, all broken at once: a read lag bound over the failover bound,
+    # TLS the app cannot get from PgBouncer on 127.0.0.1, a statement_timeout only the app sends
+    # (PgBouncer drops it), and an app that gives up on a query before a switchover's pause ends
+    # (HAProxy moves its write pool in (3 + 2) x 1 s here).
+    "the tiers' settings at odds": Case(
+        {
+            "haproxy_read_max_lag_bytes": 2097152,
+            "hiload_app_database_sslmode": "verify-full",
+            "postgresql_app_user_settings": {},
+            "hiload_app_statement_timeout": 8,
+        },
+        (
+            "haproxy_read_max_lag_bytes (2097152",
+            "patroni_maximum_lag_on_failover (1048576",
+            "hiload_app_database_sslmode is verify-full",
+            "which serves no TLS",
+            "HILOAD_DB_STATEMENT_TIMEOUT",
+            "hiload_app_statement_timeout (8.0s",
+            "haproxy_check_fall + haproxy_check_rise) (5s",
+        ),
     ),
     # The app hosts run Debian 12 and 13: as db hosts they mix releases whatever the db image.
     "db hosts on two releases": Case(
@@ -89,16 +99,9 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PlaybookRun]:
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {
-            name: pool.submit(run_case, case, tmp_path_factory.mktemp("case"))
-            for name, case in CASES.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
+    return run_cases(CASES, tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_bad_cluster_stops_in_preflight_naming_it(runs: dict[str, PlaybookRun], name: str) -> None:
-    run = runs[name]
-    assert_refused(run, *CASES[name].names)
-    assert FIRST_CHANGING_PLAY not in run.stdout, f"went past the preflight:\n{run.tail}"
+    assert_stopped_in_preflight(runs[name], CASES[name])
