@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ sys.path.insert(0, str(PROJECT / "tests" / "resilience"))
 sys.path.insert(0, str(PROJECT / "molecule" / "resources"))
 
 from inventory import inventory_groups, inventory_listing  # noqa: E402
-from loadgen import Outcome  # noqa: E402
-from stack import Stack, inventory_file, start_container  # noqa: E402
+from load_fixtures import item_ids, ledger, restore_container  # noqa: E402, F401 (pytest finds them here)
+from stack import Stack, inventory_file  # noqa: E402
 
 FIGURES = PROJECT / "reports" / "resilience-cluster.json"
 # Debian's template unit and configuration, one per postgresql-common cluster.
@@ -57,27 +56,6 @@ def stack() -> Stack:
 @pytest.fixture(scope="session")
 def hostvars(stack: Stack) -> dict[str, dict[str, Any]]:
     return dict(inventory_listing(stack.inventory)["_meta"]["hostvars"])
-
-
-@pytest.fixture(scope="session")
-def item_ids(stack: Stack) -> list[int]:
-    """Items the steady GETs read: created once, through nginx."""
-    return stack.seed_items(20)
-
-
-@pytest.fixture(scope="session")
-def ledger() -> list[Outcome]:
-    """Every POST /items any test of the scenario sent, whatever it got back."""
-    return []
-
-
-@pytest.fixture
-def restore_container(stack: Stack) -> Iterator[list[str]]:
-    """Names appended here are started again after the test, whatever happened."""
-    stopped: list[str] = []
-    yield stopped
-    for name in stopped:
-        start_container(name)
 
 
 def request_on(
