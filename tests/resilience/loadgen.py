@@ -165,10 +165,18 @@ class Connection:
         return self.writer is None and not self.answering
 
 
+ITEM_PRICE = "9.50"
+
+
 def item_body(prefix: str) -> tuple[str, bytes]:
     name = f"{prefix}-{uuid.uuid4().hex[:16]}"
-    body = {"name": name, "price": "9.50", "tags": ["loadgen", prefix[:16]]}
+    body = {"name": name, "price": ITEM_PRICE, "tags": ["loadgen", prefix[:16]]}
     return name, json.dumps(body).encode()
+
+
+def stored_whole(price: str, tags: str) -> bool:
+    """A row item_body's POST stored is whole: its price, and its tags (comma-joined) in full."""
+    return price == ITEM_PRICE and tags.startswith("loadgen,") and len(tags) > len("loadgen,")
 
 
 @dataclass(frozen=True)
