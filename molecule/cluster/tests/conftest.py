@@ -3,6 +3,7 @@ one's REST API reports itself, and SQL on any host of the tier."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -113,6 +114,15 @@ def psql(stack: Stack, name: str, sql: str, database: str = "hiload") -> str:
     return stack.host(name).check_output(
         "runuser -u postgres -- psql -XAtq -d %s -c %s", database, sql
     )
+
+
+def pgbouncer_rows(stack: Stack, app: str, command: str) -> list[dict[str, str]]:
+    """SHOW <COMMAND> on APP's PgBouncer admin console, each row by column name."""
+    output = stack.host(app).check_output(
+        "runuser -u postgres -- psql -XAq --csv -h /var/run/postgresql -p 6432 -d pgbouncer -c %s",
+        f"SHOW {command}",
+    )
+    return list(csv.DictReader(output.splitlines()))
 
 
 def psql_through(

@@ -6,19 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import leaders, psql
+from conftest import leaders, pgbouncer_rows, psql
 from stack import Stack
-
-
-def pgbouncer_rows(stack: Stack, app: str, command: str) -> list[dict[str, str]]:
-    """SHOW <COMMAND> on APP's PgBouncer admin console, each row by column name."""
-    output = stack.host(app).check_output(
-        "runuser -u postgres -- psql -XAq --csv -h /var/run/postgresql -p 6432 -d pgbouncer -c %s",
-        f"SHOW {command}",
-    )
-    header, *lines = output.splitlines()
-    names = header.split(",")
-    return [dict(zip(names, line.split(","), strict=False)) for line in lines]
 
 
 def test_more_clients_than_max_connections_through_fewer_server_connections(

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from conftest import leaders, psql, psql_through, request_on
+from conftest import leaders, pgbouncer_rows, psql, psql_through, request_on
 from stack import Stack
 
 WRITE_PORT, READ_PORT, PGBOUNCER_PORT = 5000, 5001, 6432
@@ -41,19 +41,11 @@ def test_writes_reach_the_leader_and_reads_a_replica(
 
 def test_pgbouncer_pools_both_ways_in_transaction_mode(stack: Stack) -> None:
     for app in stack.groups["app"]:
-        host = stack.host(app)
-        admin = (
-            "runuser -u postgres -- psql -XAtq -h /var/run/postgresql -p 6432 -d pgbouncer -c %s"
-        )
-        databases = {
-            line.split("|")[0] for line in host.check_output(admin, "SHOW DATABASES").splitlines()
-        }
+        databases = {row["name"] for row in pgbouncer_rows(stack, app, "DATABASES")}
         assert {"hiload", "hiload_read"} <= databases, (app, databases)
-        config = dict(
-            line.split("|")[:2] for line in host.check_output(admin, "SHOW CONFIG").splitlines()
-        )
+        config = {row["key"]: row["value"] for row in pgbouncer_rows(stack, app, "CONFIG")}
         assert config["pool_mode"] == "transaction", app
-        release = int(host.system_info.release.split(".")[0])
+        release = int(stack.host(app).system_info.release.split(".")[0])
         # Debian 13's PgBouncer carries asyncpg's prepared statements; Debian 12's cannot, and
         # the service turns its statement cache off there.
         cache = environment(stack, app, ENVIRONMENT_FILE)["HILOAD_DB_STATEMENT_CACHE_SIZE"]
