@@ -47,6 +47,10 @@ POLICY: dict[str, tuple[str, frozenset[str]]] = {
     "redis": ("cache", frozenset({"app"})),
     "prometheus": ("monitoring", frozenset({"monitoring", ADMIN})),
     "exporters": ("all", frozenset({"monitoring"})),
+    # pgBackRest's TLS servers: the db hosts push WAL to the repository and restore from it; the
+    # repository host reads the db hosts' data during a backup.
+    "pgbackrest-repository": ("backup", frozenset({"db"})),
+    "pgbackrest": ("db", frozenset({"backup"})),
 }
 
 # A clustered database tier (an inventory with an etcd group) adds its own services; the
