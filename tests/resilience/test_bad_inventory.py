@@ -131,6 +131,15 @@ CASES = {
         names=("'cache' has 2 hosts", "one Redis"),
         groups={"cache": ("hiload-mol-db1", "hiload-mol-app1")},
     ),
+    # Two rules of one check: one repository, never on the database host it backs up.
+    "backup group of two, one a db host": Case(
+        names=("has 2 hosts", "one pgBackRest repository", "lost with it"),
+        groups={"backup": ("hiload-mol-db1", "hiload-mol-app1")},
+    ),
+    "backup host without a passphrase": Case(
+        names=("backup_repository_passphrase", "at least 20 characters"),
+        groups={"backup": ("hiload-mol-lb1",)},
+    ),
 }
 
 

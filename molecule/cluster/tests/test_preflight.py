@@ -94,6 +94,12 @@ CASES = {
         names=("The db hosts run Debian", "Put every db host on the same release"),
         groups={"db": (*DB_HOSTS, *APP_HOSTS)},
     ),
+    # A repository on Debian 13 beside Debian 12 db hosts, and a clustered tier, which the backup
+    # role does not cover yet: both refused at once.
+    "backup host on another release, beside a cluster": Case(
+        names=("run different Debian releases", "are both set"),
+        groups={"backup": (APP_HOSTS[1],)},
+    ),
 }
 
 
