@@ -77,8 +77,10 @@ def another_project(
 ) -> tuple[Path, str]:
     """(a copy under ROOT of the Python project APP with its version suffixed +SUFFIX, that
     version). CHANGE, if given, edits the copy (its directory) first: a release with different
-    code or a new migration. Its uv.lock, if any, is brought in step offline: only the project's
-    own version changes. PROJECT is this repository, for its uv."""
+    code or a new migration. Its uv.lock, if any, is brought in step as a user releasing it would:
+    the locked versions are kept, only the project's own version changes. Not --offline: that
+    reads the index from uv's cache, which a machine that never resolved the app lacks (alembic
+    "not found in the cache"). PROJECT is this repository, for its uv."""
     copy = root / app.name
     shutil.copytree(app, copy, ignore=shutil.ignore_patterns(*NOT_COPIED))
     if change is not None:
@@ -87,7 +89,7 @@ def another_project(
     (copy / "pyproject.toml").write_text(pyproject)
     if (copy / "uv.lock").exists():
         subprocess.run(
-            [_uv(project), "lock", "--offline", "--quiet", "--directory", str(copy)],
+            [_uv(project), "lock", "--quiet", "--directory", str(copy)],
             check=True,
             timeout=300,
         )
