@@ -24,6 +24,7 @@ OWNERS = {
     "etcd_peer_port": "etcd",
     "patroni_restapi_port": "patroni",
     "haproxy_metrics_port": "haproxy",
+    "backup_tls_port": "backup",
 }
 
 
