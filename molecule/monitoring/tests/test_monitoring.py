@@ -33,7 +33,7 @@ def test_every_expected_target_is_up(host):
 
 
 def test_rules_are_loaded(host):
-    assert rule_groups(host) == {"hiload.recording": 6, "hiload.alerts": 9}
+    assert rule_groups(host) == {"hiload.recording": 6, "hiload.alerts": 9, "hiload.backup": 4}
 
 
 def test_postgres_exporter_reaches_the_server(host):
