@@ -1,13 +1,15 @@
 """Bad inventory values stop site.yml in its preflight, before any host is touched.
 
-Each case runs the whole site.yml against the converged five-node stack with one thing wrong;
-the run must fail, name what is wrong, change nothing anywhere and never reach the first play
-that changes hosts. The cases run three at a time.
+Each case is one thing wrong; the run must fail, name it in the preflight's one refusal, change
+nothing anywhere and never reach the first play that changes hosts. The preflight names every
+refusal of a run, so the cases share runs (RUNS), three runs at a time.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,45 @@ CASES = {
 }
 
 
+# The cases' runs. A run holds at most one case per check (a role's checks stop at its first
+# refusing task: its argument spec, then each of its tasks in turn) and one regrouping per
+# group; the rules across roles and hosts run only once every host's own checks hold, so their
+# cases share runs of their own (roles/preflight/README.md).
+RUNS = (
+    (
+        "empty app group",
+        "two cache hosts",
+        "backup group of two, one a db host",
+        "misspelled variable",
+        "retired variables",
+        "not a boolean",
+        "unknown sysctl key",
+        "alert threshold out of range",
+        "smoke test URL without a scheme",
+    ),
+    # A wrong instance count leaves the app hosts no instances, which nginx's and the firewall's
+    # checks then refuse too: with no case of theirs.
+    ("backup host without a passphrase", "wrong type", "scrape target not in the inventory"),
+    # hiload_app's checks, each stopping the role's: the app's source, the ASGI target and
+    # Uvicorn's options, the environment, the migrations.
+    ("missing project directory", "out of range"),
+    ("no app named",),
+    ("malformed ASGI target", "Uvicorn option the role sets"),
+    ("unknown database field",),
+    ("migrate command not a list",),
+    (
+        "listen backlog above somaxconn",
+        "keep-alive shorter than nginx's",
+        "app waits longer than nginx",
+        "idle upstream connections fill the instances",
+        "connection budget over max_connections",
+        "app's database user not the one created",
+    ),
+    # The budget again, from an app's own declared pool alone.
+    ("declared connections over max_connections",),
+)
+
+
 def inventory_regrouped(groups: dict[str, tuple[str, ...]], directory: Path) -> str:
     """A copy of the scenario's inventory (with its group_vars) where GROUPS hold those hosts."""
     source = Path(inventory_file())
@@ -162,27 +203,64 @@ def run_case(case: Case, directory: Path) -> PlaybookRun:
     )
 
 
+def merged(cases: Iterable[Case]) -> Case:
+    """One case with every mistake of CASES at once."""
+    merged_case = Case()
+    for case in cases:
+        for field_name in ("extra_vars", "groups"):
+            clash = getattr(merged_case, field_name).keys() & getattr(case, field_name).keys()
+            assert not clash, f"cases of one run set {sorted(clash)} twice"
+        merged_case = Case(
+            merged_case.extra_vars | case.extra_vars,
+            merged_case.names + case.names,
+            merged_case.groups | case.groups,
+        )
+    return merged_case
+
+
 def run_cases(
-    cases: dict[str, Case], tmp_path_factory: pytest.TempPathFactory
+    cases: dict[str, Case],
+    runs: tuple[tuple[str, ...], ...],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, PlaybookRun]:
-    """Every case's run, three at a time."""
+    """Each case's run: every one of RUNS makes all its cases' mistakes at once, three runs at a
+    time."""
+    assert sorted(name for run in runs for name in run) == sorted(cases), "each case in one run"
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {
-            name: pool.submit(run_case, case, tmp_path_factory.mktemp("case"))
-            for name, case in cases.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
+        futures = [
+            (
+                run,
+                pool.submit(
+                    run_case, merged(cases[name] for name in run), tmp_path_factory.mktemp("run")
+                ),
+            )
+            for run in runs
+        ]
+        return {name: future.result() for run, future in futures for name in run}
+
+
+def preflight_refusal(run: PlaybookRun) -> str:
+    """The preflight's one refusal (roles/preflight/tasks/report.yml), from its error line."""
+    refusal = re.search(
+        r"^\[ERROR\]: .*?(The preflight refused this inventory.*)$", run.output, re.M
+    )
+    assert refusal, f"no refusal of the preflight:\n{run.tail}"
+    return refusal[1]
 
 
 def assert_stopped_in_preflight(run: PlaybookRun, case: Case) -> None:
-    """The run was refused naming every one of the case's names, before the first changing play."""
+    """The run was refused, the preflight's one refusal naming every one of the case's names,
+    before the first changing play."""
     assert_refused(run, *case.names)
+    refusal = preflight_refusal(run)
+    missing = [name for name in case.names if name not in refusal]
+    assert not missing, f"the preflight's refusal does not name {missing}: {refusal}"
     assert FIRST_CHANGING_PLAY not in run.stdout, f"went past the preflight:\n{run.tail}"
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PlaybookRun]:
-    return run_cases(CASES, tmp_path_factory)
+    return run_cases(CASES, RUNS, tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", CASES)

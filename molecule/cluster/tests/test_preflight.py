@@ -2,13 +2,10 @@
 is touched.
 
 molecule/default's table (tests/resilience/test_bad_inventory.py, whose cases and runner this
-reuses) for the cluster's rules: each case runs the whole site.yml against the converged cluster
-with one thing wrong, or several rules of one check broken at once; the run must fail, name
-what is wrong, change nothing anywhere and never reach the first play that changes hosts. The
-cases run three at a time.
-
-Each name holds in either result format: none spans a place where the yaml one wraps a message
-(80 columns) or doubles an apostrophe.
+reuses) for the cluster's rules: each case is one thing wrong, or several rules of one check
+broken at once; the run must fail, name what is wrong in the preflight's one refusal, change
+nothing anywhere and never reach the first play that changes hosts. The cases share runs (RUNS),
+three runs at a time.
 """
 
 from __future__ import annotations
@@ -103,9 +100,26 @@ CASES = {
 }
 
 
+# As in default's table: at most one case per check, one regrouping per group, and the rules
+# across roles and hosts in runs of their own.
+RUNS = (
+    (
+        "etcd group of 2",
+        "lone db host",
+        "backup host on another release, beside a cluster",
+        "leader lock shorter than a loop and two retries",
+        "etcd election within five heartbeats",
+    ),
+    ("etcd group of 4", "a setting Patroni keeps equal on every member"),
+    ("db hosts on two releases",),
+    ("PgBouncer's server pools over max_connections", "the tiers' settings at odds"),
+    ("an app host's pools over its PgBouncer and HAProxy",),
+)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PlaybookRun]:
-    return run_cases(CASES, tmp_path_factory)
+    return run_cases(CASES, RUNS, tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", CASES)
