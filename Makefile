@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint docs test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench
+.PHONY: help demo test lint docs test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench release
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,13 +28,14 @@ demo: lab ## Deploy the local lab with site.yml and answer a request through ngi
 test: lint test-service test-bundle test-lab test-molecule ## Every test: lints, the service, the bundle's scripts, make demo as a newcomer, every Molecule scenario
 	@echo "==> make test: every check passed"
 
-lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict, role READMEs in step with their specs
+lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict, role READMEs in step with their specs, one version and a well-formed changelog
 	yamllint --strict .
 	ansible-lint
 	ruff check .
 	ruff format --check .
 	mypy
 	python scripts/role_docs.py --check
+	python scripts/release.py check
 
 docs: venv ## Regenerate the role READMEs' variables tables from meta/argument_specs.yml
 	python scripts/role_docs.py
@@ -56,6 +57,9 @@ lab: venv images ## Boot the lab's four containers (hiload-lb1, -app1, -app2, -d
 
 down: venv engine ## Remove the lab's containers and network, nothing else
 	ansible-playbook playbooks/lab_down.yml
+
+release: venv ## Build the collection tarball and the service wheel into dist/, at galaxy.yml's version (a changelog release first)
+	UV=$(UV) python scripts/release.py build
 
 bench-service: venv ## Benchmark the service alone on loopback (table of ratios)
 	scripts/bench-service.sh

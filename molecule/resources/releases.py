@@ -1,4 +1,4 @@
-"""Another release for deploy tests, under a local version suffix (`0.1.0+<suffix>`): of the
+"""Another release for deploy tests, under a local version suffix (`<version>+<suffix>`): of the
 bundled service, the project's wheelhouse with the service wheel rebuilt, laid out and archived
 exactly as scripts/build-wheelhouse.sh does, so the app role installs it like any release; of an
 app of one's own, a copy of its project, which the deploy builds as it builds any project."""
@@ -29,12 +29,19 @@ def _uv(project: Path) -> str:
     return found
 
 
-def _bumped(pyproject: str, suffix: str) -> tuple[str, str]:
-    """(PYPROJECT with its version suffixed +SUFFIX, that version)."""
-    match = re.search(r'^version = "([^"]+)"', pyproject, re.M)
-    assert match, "no version in pyproject.toml"
+# Where a project's version is written: a Python project's pyproject.toml, and this repository's
+# galaxy.yml, which its own pyproject.toml reads the service's version from.
+PYPROJECT_VERSION = (r'^version = "([^"]+)"', 'version = "{}"')
+GALAXY_VERSION = (r"^version: (\S+)$", "version: {}")
+
+
+def _bumped(text: str, suffix: str, where: tuple[str, str] = PYPROJECT_VERSION) -> tuple[str, str]:
+    """(TEXT with the version WHERE finds suffixed +SUFFIX, that version)."""
+    pattern, line = where
+    match = re.search(pattern, text, re.M)
+    assert match, f"no version line matching {pattern}"
     version = f"{match[1]}+{suffix}"
-    return re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject, flags=re.M), version
+    return re.sub(pattern, line.format(version), text, count=1, flags=re.M), version
 
 
 def another_wheelhouse(
@@ -47,8 +54,9 @@ def another_wheelhouse(
     if change is not None:
         change(source / "service" / "hiload_api")
     shutil.copy(project / "README.md", source / "README.md")
-    pyproject, version = _bumped((project / "pyproject.toml").read_text(), suffix)
-    (source / "pyproject.toml").write_text(pyproject)
+    shutil.copy(project / "pyproject.toml", source / "pyproject.toml")
+    galaxy, version = _bumped((project / "galaxy.yml").read_text(), suffix, GALAXY_VERSION)
+    (source / "galaxy.yml").write_text(galaxy)
     subprocess.run(
         [_uv(project), "build", "--wheel", "--quiet", "--out-dir", str(root / "dist"), str(source)],
         check=True,
