@@ -1,5 +1,5 @@
 """The release: one version from galaxy.yml in every artifact, a changelog entry before any build,
-and what the collection tarball leaves out.
+what the collection tarball leaves out, and the pre-commit hooks in step with `make lint`.
 
 Each release test works on a copy of the checkout's files (tracked and new, as git lists them),
 so `antsibull-changelog release` and the builds change nothing here. Real tools, no mocks:
@@ -8,6 +8,7 @@ antsibull-changelog, ansible-galaxy and uv build the real artifacts.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,16 @@ def test_the_readme_must_name_galaxys_version(checkout: Path) -> None:
     result = release(checkout, "check")
     assert result.returncode == 1
     assert f"README.md names version 0.9.9; galaxy.yml's is {VERSION}" in result.stderr
+
+
+def test_the_pre_commit_hooks_run_what_make_lint_runs() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "no lint target in the Makefile"
+    linted = {line.strip() for line in recipe[1].splitlines()}
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    assert all(repo["repo"] == "local" for repo in config["repos"]), "a hook would need network"
+    assert all(hook["language"] == "system" for hook in hooks)
+    entries = {hook["entry"].removeprefix(".venv/bin/") for hook in hooks}
+    assert entries == linted
