@@ -164,13 +164,19 @@ RUNS = (
     # A wrong instance count leaves the app hosts no instances, which nginx's and the firewall's
     # checks then refuse too: with no case of theirs.
     ("backup host without a passphrase", "wrong type", "scrape target not in the inventory"),
-    # hiload_app's checks, each stopping the role's: the app's source, the ASGI target and
-    # Uvicorn's options, the environment, the migrations.
-    ("missing project directory", "out of range"),
+    # hiload_app's rules are one check, naming every rule a run breaks: the app's source, the
+    # ASGI target and Uvicorn's options, the environment, the migrations.
+    (
+        "missing project directory",
+        "out of range",
+        "malformed ASGI target",
+        "Uvicorn option the role sets",
+        "unknown database field",
+        "migrate command not a list",
+    ),
+    # The other mistake of hiload_app_project_dir; no other run's app hosts reach the rules (no
+    # app group, a wrong type) or may refuse one (the rules across hosts).
     ("no app named",),
-    ("malformed ASGI target", "Uvicorn option the role sets"),
-    ("unknown database field",),
-    ("migrate command not a list",),
     (
         "listen backlog above somaxconn",
         "keep-alive shorter than nginx's",
