@@ -46,6 +46,7 @@ POLICY: dict[str, tuple[str, frozenset[str]]] = {
     "postgresql": ("db", frozenset({"app"})),
     "redis": ("cache", frozenset({"app"})),
     "prometheus": ("monitoring", frozenset({"monitoring", ADMIN})),
+    "alertmanager": ("monitoring", frozenset({"monitoring", ADMIN})),
     "exporters": ("all", frozenset({"monitoring"})),
     # pgBackRest's TLS servers: the db hosts push WAL to the repository and restore from it; the
     # repository host reads the db hosts' data during a backup.
@@ -114,6 +115,7 @@ def stack_ports(app: Iterable[int], *, cluster: bool = False) -> dict[str, list[
         "postgresql": [role_default("postgresql", "postgresql_port")],
         "redis": [role_default("redis", "redis_port")],
         "prometheus": [role_default("monitoring", "monitoring_port")],
+        "alertmanager": [role_default("alertmanager", "alertmanager_port")],
         "exporters": exporter_ports(cluster=cluster),
     }
     if cluster:

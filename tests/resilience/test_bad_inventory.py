@@ -125,6 +125,15 @@ CASES = {
         {"monitoring_exporter_hosts": ["hiload-mol-lb1", "hiload-mol-gone"]},
         ("monitoring_exporter_hosts", "hiload-mol-gone"),
     ),
+    # Two rules of alertmanager's one check, each named in the refusal.
+    "default receiver not among the receivers": Case(
+        {"alertmanager_default_receiver": "pager"},
+        ("alertmanager_default_receiver is pager", "no receiver of alertmanager_receivers"),
+    ),
+    "webhook URL without a scheme": Case(
+        {"alertmanager_receivers": [{"name": "default", "webhook_urls": ["hooks.example.com/x"]}]},
+        ("webhook_urls must be http:// or https:// URLs", "hooks.example.com/x"),
+    ),
     "smoke test URL without a scheme": Case(
         {"smoke_test_base_url": "127.0.0.1:8080"}, ("smoke_test_base_url", "http:// or https://")
     ),
@@ -159,6 +168,8 @@ RUNS = (
         "not a boolean",
         "unknown sysctl key",
         "alert threshold out of range",
+        "default receiver not among the receivers",
+        "webhook URL without a scheme",
         "smoke test URL without a scheme",
     ),
     # A wrong instance count leaves the app hosts no instances, which nginx's and the firewall's

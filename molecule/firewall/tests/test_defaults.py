@@ -15,6 +15,7 @@ OWNERS = {
     "postgresql_port": "postgresql",
     "redis_port": "redis",
     "monitoring_port": "monitoring",
+    "alertmanager_port": "alertmanager",
     "exporters_node_port": "exporters",
     "exporters_nginx_port": "exporters",
     "exporters_postgres_port": "exporters",

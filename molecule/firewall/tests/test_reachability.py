@@ -31,6 +31,7 @@ PORTS = {
     "postgresql": [role_default("postgresql", "postgresql_port")],
     "redis": [role_default("redis", "redis_port")],
     "prometheus": [role_default("monitoring", "monitoring_port")],
+    "alertmanager": [role_default("alertmanager", "alertmanager_port")],
     "exporters": exporter_ports(),
     "extra": [EXTRA_PORT],
 }
