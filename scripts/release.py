@@ -114,7 +114,8 @@ def build() -> list[Path]:
         )
     uv_command = uv()
     DIST.mkdir(exist_ok=True)
-    tarball = DIST / f"{galaxy()['namespace']}-{galaxy()['name']}-{version}.tar.gz"
+    collection = galaxy()
+    tarball = DIST / f"{collection['namespace']}-{collection['name']}-{version}.tar.gz"
     wheel = DIST / f"hiload-{version}-py3-none-any.whl"
     for old in (tarball, wheel):
         old.unlink(missing_ok=True)
