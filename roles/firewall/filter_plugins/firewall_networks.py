@@ -51,8 +51,11 @@ def firewall_host_addresses(hostnames, hostvars):
 
 
 def firewall_hosts_without_address(hostnames, hostvars):
-    """The HOSTNAMES whose facts report no default address (facts not gathered, or no route)."""
-    return [name for name in hostnames if not firewall_host_addresses([name], hostvars)]
+    """The HOSTNAMES whose facts report no default address (facts not gathered, or no route), each
+    once and in their first order (a host may be in several of the groups they come from)."""
+    return [
+        name for name in dict.fromkeys(hostnames) if not firewall_host_addresses([name], hostvars)
+    ]
 
 
 class FilterModule:
