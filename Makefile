@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help demo test lint docs test-service test-bundle test-lab test-molecule lab down engine images venv bench-service bench release
+.PHONY: help demo test lint docs test-service test-bundle test-lab test-molecule wheelhouse lab down engine images venv bench-service bench release
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,7 +25,12 @@ help: ## List the targets
 demo: lab ## Deploy the local lab with site.yml and answer a request through nginx
 	@scripts/demo.sh
 
-test: lint test-service test-bundle test-lab test-molecule ## Every test: lints, the service, the bundle's scripts, make demo as a newcomer, every Molecule scenario
+# The lab stage keeps about one core busy for most of its minutes; the lints, the service's and
+# the bundle's tests and the scenarios' wheelhouse run beside it on the other (each stage's output
+# shown whole once it ends), then the Molecule scenarios take both.
+test: ## Every test: lints, the service, the bundle's scripts, make demo as a newcomer, every Molecule scenario
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-lab lint test-service test-bundle wheelhouse
+	@$(MAKE) --no-print-directory test-molecule
 	@echo "==> make test: every check passed"
 
 lint: venv ## yamllint, ansible-lint (production profile), ruff, mypy --strict, role READMEs in step with their specs, one version and a well-formed changelog
@@ -48,6 +53,9 @@ test-bundle: venv engine ## The make targets' own checks and messages, the prefl
 
 test-lab: venv images ## make demo from a fresh clone with the home hidden, checked through 127.0.0.1, then make down
 	scripts/test-lab.sh
+
+wheelhouse: venv ## Build the bundled service's wheelhouse for Debian 12 and 13 into build/wheelhouse
+	scripts/build-wheelhouse.sh
 
 test-molecule: venv images ## Every Molecule scenario, MOLECULE_JOBS (2) at a time; logs in .state/molecule/
 	scripts/test-molecule.sh $(MOLECULE_SCENARIOS)

@@ -88,8 +88,9 @@ def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
     }
     assert served_versions(stack) == versions
     assert_no_failures(load, "a failed rollout", stack=stack)
-    # Fixed the way an operator would: deploy the release the fleet serves, one host at a time.
-    restored = rollout(stack, "deploy.yml", item_ids, ledger, rollout_serial=1)
+    # Fixed the way an operator would: deploy the release the fleet serves, two hosts at a time
+    # (the drained first host and one more), while the last one serves.
+    restored = rollout(stack, "deploy.yml", item_ids, ledger, rollout_serial=2)
     assert {name: current_release(stack, name) for name in stack.groups["app"]} == releases
     assert set(drained_servers(stack, first).values()) == {False}
     stack.record(failed_rollout={**load.kinds(), "restored_by_deploy": restored})
