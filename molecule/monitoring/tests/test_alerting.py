@@ -1,7 +1,7 @@
 """A real alert reaches someone: a stub app instance stopped on each host fires TargetDown in its
 Prometheus, whose Alertmanager delivers it to the scenario's webhook receiver (converge.yml);
 started again, the alert resolves and the receiver is told so. Both hosts' instances are stopped
-together, so the two-minute `for` of TargetDown is waited out once."""
+together, so the `for` of TargetDown (one minute here, molecule.yml) is waited out once."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ testinfra_hosts = ["hiload-mol-monitoring-12", "hiload-mol-monitoring-13"]
 # Each host's second stub instance (Debian 13's come from hiload_app_base_port 8100).
 STOPPED = {"hiload-mol-monitoring-12": 8002, "hiload-mol-monitoring-13": 8102}
 NOTIFICATIONS = "/var/lib/hiload-test-webhook/notifications.jsonl"
-# TargetDown's `for` (2m), a scrape and an evaluation (5 s each here), group_wait, and slack.
+# TargetDown's `for` (1m here), a scrape and an evaluation (5 s each here), group_wait, and slack.
 FIRE_TIMEOUT = 240
 RESOLVE_TIMEOUT = 90
 
