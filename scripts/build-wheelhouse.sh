@@ -108,6 +108,9 @@ PYTHON=$(command -v .venv/bin/python || true)
 [ -n "$PYTHON" ] || die "No toolchain virtualenv at .venv (scripts/wheelhouse_pins.py needs its packaging)." \
     "Run: make venv"
 PYTHON=$BUNDLE/$PYTHON
+# uv pip compile is given this interpreter (--python) beside each target's --python-version:
+# it only resolves for the target, but without one it searches PATH for that version, which
+# behind pyenv's shims took 3 to 9 s per target on every deploy's preflight.
 PLATFORMS=(manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64)
 platform_args=()
 for platform in "${PLATFORMS[@]}"; do platform_args+=(--platform "$platform"); done
@@ -222,7 +225,7 @@ for python in "${PYTHONS[@]}"; do
     dest="$OUT_DIR/$tag"
     if [ ! -f "$work/pins.txt" ]; then
         say "Resolving $source_dir/pyproject.toml for CPython $python (no uv.lock there)"
-        "$UV" pip compile --quiet --no-header --no-annotate "${constraints[@]}" --python-version "$python" \
+        "$UV" pip compile --quiet --no-header --no-annotate "${constraints[@]}" --python "$PYTHON" --python-version "$python" \
             --python-platform x86_64-manylinux_2_28 --output-file "$work/source-$tag.txt" \
             "$source_dir/pyproject.toml" >&2 ||
             die "uv could not resolve the dependencies of $source_dir/pyproject.toml for CPython $python (above)."
@@ -283,7 +286,7 @@ for python in "${PYTHONS[@]}"; do
         changed=true
     }
     # What the host's pip will do, offline and from these wheels alone: refused here, not there.
-    "$UV" pip compile --quiet --no-header --no-index --find-links "$dest" --python-version "$python" \
+    "$UV" pip compile --quiet --no-header --no-index --find-links "$dest" --python "$PYTHON" --python-version "$python" \
         --python-platform x86_64-manylinux_2_28 --output-file "$work/installable-$tag.txt" \
         "$dest/requirements.txt" 2>"$work/check-$tag.log" ||
         die "The wheelhouse for CPython $python would not install on the hosts from its own wheels:" \
