@@ -16,18 +16,10 @@ from loadgen import Outcome, SteadyLoad, closed_loop, summarise
 from nginx_upstream import upstream_servers
 from playbooks import run_playbook
 from releases import another_wheelhouse
-from rolling import assert_no_failures, deploy_and_roll_back, rollout, served_versions
+from rolling import assert_no_failures, deploy_and_roll_back, served_versions
 from stack import PROJECT, Stack, docker, start_container, wait_until
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
-
-
-def test_rolling_deploy_and_rollback_drop_no_request(
-    stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
-) -> None:
-    # Two app hosts per batch out of three: the batch drains its hosts together while the third
-    # serves, then the third goes alone.
-    deploy_and_roll_back(stack, item_ids, ledger, tmp_path, "rolling", serial=2)
 
 
 def never_ready(package: Path) -> None:
@@ -55,13 +47,17 @@ def drained_servers(stack: Stack, name: str) -> dict[str, bool]:
     return {server: down for server, down in servers.items() if server.startswith(f"{address}:")}
 
 
-def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
+def test_a_failed_rollout_stops_at_its_first_host_and_a_rollback_skips_it(
     stack: Stack, item_ids: list[int], ledger: list[Outcome], tmp_path: Path
 ) -> None:
+    """A release that never gets ready stops the rollout at its first host, drained; a good
+    release deployed over it, two app hosts per batch, then a rollback, drop no request, and
+    the rollback brings every host back to the release it served before the bad one, never to
+    the bad one."""
     first, *rest = stack.groups["app"]
     versions = served_versions(stack)
     releases = {name: current_release(stack, name) for name in stack.groups["app"]}
-    wheelhouse, _ = another_wheelhouse(PROJECT, tmp_path, "neverready", change=never_ready)
+    wheelhouse, _ = another_wheelhouse(PROJECT, tmp_path / "bad", "neverready", change=never_ready)
     with SteadyLoad(stack.lb_url, item_ids, gets_per_second=30, posts_per_second=3) as load:
         run = run_playbook(
             PROJECT / "playbooks" / "deploy.yml",
@@ -88,12 +84,13 @@ def test_failed_rollout_stops_at_its_first_host_and_loses_no_request(
     }
     assert served_versions(stack) == versions
     assert_no_failures(load, "a failed rollout", stack=stack)
-    # Fixed the way an operator would: deploy the release the fleet serves, two hosts at a time
-    # (the drained first host and one more), while the last one serves.
-    restored = rollout(stack, "deploy.yml", item_ids, ledger, rollout_serial=2)
+    stack.record(failed_rollout=load.kinds())
+    # Fixed the way an operator would: a good release, two hosts at a time (the drained first
+    # host and one more) while the last one serves; then rolled back. The first host's outgoing
+    # release was the bad one: its rollback target must still be the one before it.
+    deploy_and_roll_back(stack, item_ids, ledger, tmp_path / "good", "rolling", serial=2)
     assert {name: current_release(stack, name) for name in stack.groups["app"]} == releases
     assert set(drained_servers(stack, first).values()) == {False}
-    stack.record(failed_rollout={**load.kinds(), "restored_by_deploy": restored})
 
 
 def main_pid(stack: Stack, name: str, unit: str) -> int:
