@@ -42,7 +42,7 @@ def test_numbers_and_booleans_given_as_strings_change_nothing() -> None:
     # them: the argument spec accepts the strings, the checks and the template convert them.
     run = run_playbook(
         scenario_playbook(),
-        "--check",
+        *("--check", "--tags", "nginx"),
         extra_vars={
             "nginx_upstream_keepalive": "64",
             "nginx_listen_backlog": "1024",

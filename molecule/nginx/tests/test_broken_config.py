@@ -57,6 +57,7 @@ def test_a_configuration_nginx_t_refuses_never_goes_live(lbs: list[Host]) -> Non
                 lb.check_output(f"timeout 120 sh -c {shlex.quote(under_way)}")
             run = run_playbook(
                 scenario_playbook(),
+                *("--tags", "nginx_config"),
                 extra_vars={"nginx_rate_limit_exempt": ["127.0.0.1", "::1", BROKEN_CIDR]},
                 timeout=RUN_TIMEOUT,
             )
