@@ -37,6 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Before anything opens: routes may have been included since create_app().
     refuse_skipped_dependencies(app)
     async with AsyncExitStack() as stack:
+        stack.enter_context(app_metrics.counting_refusals())
         database = await stack.enter_async_context(
             open_database(settings, app_metrics.observe_query, QUERY_NAMES)
         )

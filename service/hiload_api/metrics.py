@@ -7,6 +7,7 @@ collide and nothing lives at module level.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,27 @@ from hiload_api.db import Database
 UNMATCHED_ROUTE = "<unmatched>"
 REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 QUERY_BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+
+# What Uvicorn logs, once per request, when its --limit-concurrency answers 503 before any app
+# code runs (uvicorn.protocols.http, on the uvicorn.error logger).
+UVICORN_LOGGER = "uvicorn.error"
+UVICORN_REFUSAL = "Exceeded concurrency limit."
+
+
+class _Refusals(logging.Filter):
+    """Uvicorn's concurrency-limit refusals in this process, each counted in the counter of
+    every app serving here and never logged. One per process, kept on Uvicorn's logger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counters: list[Counter] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != UVICORN_REFUSAL:
+            return True
+        for counter in self.counters:
+            counter.inc()
+        return False
 
 
 class PoolCollector(Collector):
@@ -83,6 +105,11 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
+        self.refused = Counter(
+            "hiload_http_refused",
+            "Requests Uvicorn answered 503 at its --limit-concurrency, before the app saw them",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "hiload_http_requests_in_flight", "HTTP requests being served", registry=self.registry
         )
@@ -135,6 +162,23 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    @contextmanager
+    def counting_refusals(self) -> Iterator[None]:
+        """Count Uvicorn's concurrency-limit refusals in ``hiload_http_refused_total`` instead of
+        logging each: under overload, that was one journal line per refused request."""
+        logger = logging.getLogger(UVICORN_LOGGER)
+        refusals = next((f for f in logger.filters if isinstance(f, _Refusals)), None)
+        if refusals is None:
+            refusals = _Refusals()
+            logger.addFilter(refusals)
+        refusals.counters.append(self.refused)
+        try:
+            yield
+        finally:
+            refusals.counters.remove(self.refused)
+            if not refusals.counters:
+                logger.removeFilter(refusals)
 
     @contextmanager
     def collecting(self, *collectors: Collector) -> Iterator[None]:

@@ -89,13 +89,21 @@ class Served:
 
 
 @asynccontextmanager
-async def serve(settings: Settings, app: FastAPI | None = None) -> AsyncIterator[Served]:
+async def serve(
+    settings: Settings, app: FastAPI | None = None, limit_concurrency: int | None = None
+) -> AsyncIterator[Served]:
     """Run create_app(settings), or app, under uvicorn with httptools, as the app role does."""
     app = app or create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, http="httptools", log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        log_level="warning",
+        lifespan="on",
+        limit_concurrency=limit_concurrency,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -313,8 +314,45 @@ def overload_from(
     return json.loads(out)
 
 
+# What Uvicorn logged once per request its --limit-concurrency refused, before the service
+# counted them in hiload_http_refused_total instead.
+REFUSAL_LOG = "Exceeded concurrency limit"
+
+
+def refused_by_instances(stack: Stack) -> float:
+    """hiload_http_refused_total summed over every app instance, read from each one's /metrics."""
+    total = 0.0
+    for name in stack.groups["app"]:
+        host = stack.host(name)
+        ports = host.check_output("sed -n 's/^LISTEN_PORT=//p' /etc/hiload/instances/*.env")
+        for port in ports.split():
+            script = (
+                "import urllib.request as u; "
+                f"t = u.urlopen('http://{stack.address(name)}:{port}/metrics', timeout=5).read(); "
+                "print(sum(float(line.split()[-1]) for line in t.decode().splitlines() "
+                "if line.startswith('hiload_http_refused_total ')))"
+            )
+            total += float(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    return total
+
+
+def refusals_logged(stack: Stack, since: dict[str, str]) -> dict[str, int]:
+    """Uvicorn's refusal warnings in each app host's journal since SINCE[host] (epoch seconds)."""
+    return {
+        name: int(
+            stack.host(name).check_output(
+                f"journalctl -u 'hiload@*' --since @{since[name]} -o cat --no-pager"
+                f" | grep -c {shlex.quote(REFUSAL_LOG)} || true"
+            )
+        )
+        for name in stack.groups["app"]
+    }
+
+
 def test_overload_is_refused_fast_and_memory_stays_flat(stack: Stack, item_ids: list[int]) -> None:
     url = f"{stack.lb_url}/items/{item_ids[0]}"
+    since = {name: stack.host(name).check_output("date +%s") for name in stack.groups["app"]}
+    refused_before = refused_by_instances(stack)
     rounds = []
     rss = [rss_by_process(stack)]
     for _ in range(2):
@@ -337,11 +375,18 @@ def test_overload_is_refused_fast_and_memory_stays_flat(stack: Stack, item_ids: 
     assert "429" in limited["statuses"], limited
     growth = {key: rss[2][key] - rss[1][key] for key in rss[1].keys() & rss[2].keys()}
     assert max(growth.values()) < 20_000, f"RSS still growing in the second round (KiB): {growth}"
+    # Every 503 a client got was an instance's refusal: counted by the instances, and no line
+    # of the journal per refusal.
+    answered_503 = sum(summary["statuses"].get("503", 0) for summary in [*rounds, limited])
+    refused = refused_by_instances(stack) - refused_before
+    assert refused >= answered_503 > 0, (refused, answered_503)
+    assert refusals_logged(stack, since) == dict.fromkeys(stack.groups["app"], 0)
     stack.record(
         overload={
             "rounds": rounds,
             "rate_limited": limited,
             "rss_growth_kib_second_round": max(growth.values()),
+            "refused_counted_by_instances": refused,
         }
     )
 
