@@ -79,6 +79,27 @@ def nginx_error_tail(stack: Stack, lines: int = 30) -> str:
     )
 
 
+# The service logs "Unhandled error on ..." with the traceback; Uvicorn, "Exception in ASGI
+# application" for what escapes the app (a 500 of its own).
+APP_ERRORS = (
+    "journalctl -u 'hiload@*' -o cat --no-pager"
+    " | grep -A 30 -E 'Unhandled error|Exception in ASGI application' | tail -n {lines}"
+)
+
+
+def app_error_tail(stack: Stack, lines: int = 60) -> str:
+    """The app's own account of a 500: the last unhandled errors in each app host's journal."""
+    return "\n".join(
+        f"{name}: {stack.host(name).run(APP_ERRORS.format(lines=lines)).stdout}"
+        for name in stack.groups["app"]
+    )
+
+
+def server_side_tails(stack: Stack) -> str:
+    """What nginx and the app logged of failed requests, for an assertion's message."""
+    return f"nginx's error.log:\n{nginx_error_tail(stack)}\napp errors:\n{app_error_tail(stack)}"
+
+
 def assert_no_failures(
     load: SteadyLoad,
     what: str,
@@ -88,7 +109,7 @@ def assert_no_failures(
 ) -> None:
     """No request of METHODS failed, and both kinds of client were in the load: a proof made only
     of fresh connections would say nothing of kept-alive ones, which servers close under them.
-    Given the STACK, a failure's message ends with nginx's error.log."""
+    Given the STACK, a failure's message ends with what nginx and the app logged."""
     kinds = load.kinds()
     assert kinds["requests"] >= minimum, f"{what}: only {kinds['requests']} requests were sent"
     assert kinds["kept_alive"] >= kinds["requests"] // 4, f"{what}: too few kept-alive: {kinds}"
@@ -99,7 +120,7 @@ def assert_no_failures(
     ]
     assert not failed, (
         f"{what}: {len(failed)} of {kinds['requests']} failed ({kinds}): {failed[:20]}"
-        + (f"\nnginx's error.log:\n{nginx_error_tail(stack)}" if stack else "")
+        + (f"\n{server_side_tails(stack)}" if stack else "")
     )
 
 
