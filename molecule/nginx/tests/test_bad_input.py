@@ -28,6 +28,8 @@ PLAYBOOK = """\
         ("nginx_upstream_servers", {"nginx_upstream_servers": []}),
         ("nginx_tls_port", {"nginx_tls_port": 80}),
         ("nginx_tls_certificate_key", {"nginx_tls_certificate_key": "/etc/ssl/hiload/none.key"}),
+        # More than the container's engine lets PID 1 grant (about 20,000).
+        ("nginx_worker_rlimit_nofile", {"nginx_worker_rlimit_nofile": 65535}),
     ],
 )
 def test_wrong_variable_fails_before_any_change(
