@@ -94,6 +94,20 @@ def test_http_sends_the_security_headers_without_hsts(host: Host) -> None:
             assert response["headers"].get(name) == value, (path, name, response["headers"])
 
 
+@pytest.mark.parametrize(("offered", "spoken"), [("", "h2"), ("--h1", "http/1.1")])
+def test_https_speaks_http2_or_http_1_1_as_the_client_offers(
+    host: Host, offered: str, spoken: str
+) -> None:
+    # h2load (Debian's nghttp2-client, installed by converge) offers the protocol by ALPN and
+    # counts the answers: 4 requests at once on each of 2 connections, multiplexed over h2.
+    report = host.check_output(
+        f"h2load {offered} -n 40 -c 2 -m 4 https://127.0.0.1:443/static/hello.txt"
+    )
+    assert f"Application protocol: {spoken}" in report, report
+    assert "40 succeeded, 0 failed" in report, report
+    assert "status codes: 40 2xx" in report, report
+
+
 def test_oversize_headers_get_4xx_not_5xx(host: Host) -> None:
     big = probe(host, "http://127.0.0.1/echo", "--once", "--header", f"X-Big:{'a' * 9000}")
     many = [f"X-Many-{i}:{'b' * 7000}" for i in range(6)]
