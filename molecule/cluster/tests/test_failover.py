@@ -21,9 +21,9 @@ from stack import Stack, docker, start_container, wait_until
 
 # Reads that may go to a replica: the list. Item reads by id and writes go to the leader.
 LIST_READS = ItemApi(item_path="/items?limit=20")
-# Longer than nginx waits for an instance (nginx_proxy_read_timeout, 55 s in this scenario), so
+# Longer than nginx waits for an instance (nginx_proxy_read_timeout, 85 s in this scenario), so
 # every answer is nginx's or the app's.
-CLIENT_TIMEOUT = 65.0
+CLIENT_TIMEOUT = 95.0
 
 
 @contextmanager
